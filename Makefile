@@ -1,0 +1,52 @@
+# tui-phone: `make run` starts the phone, `make test` runs every test.
+# The first interpreter that runs and is 3.11 or 3.12 (pyenv shims may exist but not run).
+PY ?= $(shell for p in python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null \
+	&& { command -v $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the tests drive for real (SIP peers, tmux for end-to-end).
+APT_PEERS := kamailio kamailio-presence-modules baresip-core sip-tester tcpdump tmux xdg-utils libportaudio2 chromium
+PEER_BINS := kamailio baresip sipp tmux xdg-mime chromium
+
+.PHONY: run test install install-test peers python-version clean
+
+python-version:
+	@test -n "$(PY)" || { echo "tui-phone needs Python 3.11 or 3.12 (the pjsua2-python wheel has no build for other versions); install one, or run: make PY=/path/to/python3.12 ..." >&2; exit 1; }
+	@$(PY) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 12) else "tui-phone needs Python 3.11 or 3.12 (the pjsua2-python wheel has no build for %d.%d); run: make PY=python3.12 ..." % v)'
+
+$(BIN)/python: | python-version
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e . --config-settings editable_mode=compat
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]' --config-settings editable_mode=compat
+	@touch $@ $(VENV)/.installed
+
+install: python-version $(VENV)/.installed
+
+install-test: python-version $(VENV)/.installed-test
+
+run: install
+	$(BIN)/tui-phone $(ARGS)
+
+# Real SIP peers for the contract tests; installed when root (CI, fresh Debian).
+peers:
+	@missing=""; for b in $(PEER_BINS); do command -v $$b >/dev/null || missing="$$missing $$b"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing test peers:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PEERS) >/dev/null; \
+	else \
+		echo "missing test peers:$$missing (run as root, or: sudo apt-get install $(APT_PEERS))"; \
+	fi
+
+test: install-test peers
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,128 @@
+"""Textual pilots driving the real app (real pjsua2 engine in-process) the
+way a person does: keys and clicks, then reading the panes."""
+
+import asyncio
+
+from tests.peers import sipp_uac, sipp_uas
+from tui_phone.app import make_app
+from tui_phone.config import parse
+from tui_phone.sip.engine import CallState
+from tui_phone.ui.panes import CallList, DialPad, LogPane, StatusBar
+
+
+def config(extra: str = ""):
+    return parse('[[accounts]]\nname = "alice"\nuri = "sip:alice@127.0.0.1"\nbind = "127.0.0.1"\n' + extra)
+
+
+async def until(pilot, predicate, timeout=10.0, what="condition"):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def table_text(app) -> str:
+    table = app.query_one(CallList)
+    return "\n".join(" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count))
+
+
+async def test_dial_number_from_keypad_buttons_and_hang_up(sipp_dir):
+    uas = sipp_uas(sipp_dir, scenario="uas-fast")
+    app = make_app(config(f'proxy = "sip:127.0.0.1:{uas.port}"\n'))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        for key in ("2", "0", "0"):
+            await pilot.click(f"#key-{key}")
+            await pilot.pause(0.25)  # a button ignores presses during its 0.2 s press effect
+        assert app.query_one(DialPad).input.value == "200"
+        await pilot.click("#dial")
+        await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
+                    what="Connected")
+        assert "200" in table_text(app) and "Connected" in table_text(app)
+        assert app.focused is app.query_one(CallList)
+        await pilot.press("h")
+        await until(pilot, lambda: not app.state.calls and app.state.ended, what="ended")
+        assert "Disconnected" in table_text(app)
+        await pilot.press("q")
+    assert uas.wait(10) == 0
+    assert f"INVITE sip:200@127.0.0.1:{uas.port}" in uas.messages()
+
+
+async def test_dial_uri_typed_and_failure_reason_shown(sipp_dir):
+    uas = sipp_uas(sipp_dir, scenario="busy")
+    app = make_app(config())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        await pilot.press(*f"sip:service@127.0.0.1:{uas.port}", "enter")
+        await until(pilot, lambda: app.state.ended, what="call ended")
+        assert app.state.ended[-1].code == 486
+        await pilot.pause(0.1)
+        assert "486 Busy Here" in table_text(app)
+        await pilot.press("backspace")  # dialpad still usable
+
+
+async def test_incoming_call_appears_and_a_answers(sipp_dir):
+    app = make_app(config())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        uac = sipp_uac(sipp_dir, app.phone.engine.local_address, "alice", "uac-bye", duration_ms=300)
+        await until(pilot, lambda: app.state.alerting() is not None, what="Alerting")
+        await pilot.pause(0.1)
+        assert "Alerting" in table_text(app) and "sipp" in table_text(app)
+        assert app.focused is app.query_one(CallList)  # focused: the user was not typing
+        await pilot.press("a")
+        await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
+                    what="Connected")
+        await until(pilot, lambda: not app.state.calls, what="BYE from sipp")
+        assert uac.wait(10) == 0
+
+
+async def test_incoming_call_rejected_with_r(sipp_dir):
+    app = make_app(config())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        uac = sipp_uac(sipp_dir, app.phone.engine.local_address, "alice", "uac-bye")
+        await until(pilot, lambda: app.state.alerting() is not None, what="Alerting")
+        await pilot.press("r")
+        await until(pilot, lambda: not app.state.calls, what="rejected")
+        uac.wait(10)
+        assert "SIP/2.0 486 Busy Here" in uac.messages()
+
+
+async def test_status_bar_log_pane_and_bad_dial_string():
+    app = make_app(config())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        await pilot.pause(0.1)
+        status = str(app.query_one(StatusBar).render())
+        assert "alice" in status and "direct (no registrar)" in status
+        log = app.query_one(LogPane)
+        assert any("ready for direct calls" in line.text for line in log.lines)
+        await pilot.press("ctrl+l")
+        assert not log.display
+        await pilot.press("ctrl+l")
+        assert log.display
+        await pilot.press(*"12a$", "enter")
+        await pilot.pause(0.1)
+        assert not app.state.calls  # refused, nothing dialled
+        assert any("cannot dial" in n.message for n in app._notifications)
+
+
+async def test_remote_text_is_never_markup():
+    """A caller's display name or a message with [markup] must not crash or restyle the UI."""
+    from tui_phone.sip.engine import CallAdded, CallEnded, CallRemoved, Message
+
+    app = make_app(config())
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        app.phone.post(CallAdded(90, "i", "sip:[b]x@h", "", "Mallory [/b] [@click=app.quit]", "alice"))
+        app.phone.post(Message("sip:[/i]@h", "i", "hi [/red] there"))
+        await pilot.pause(0.3)
+        assert "Mallory [/b]" in table_text(app)
+        app.phone.post(CallEnded(90, 487, "Request [/x] Terminated"))
+        app.phone.post(CallRemoved(90))
+        await pilot.pause(0.3)
+        assert "Request [/x] Terminated" in table_text(app)
+        assert app.is_running

@@ -1,0 +1,39 @@
+"""The history pane: missed-call count in the status line, missed filter,
+redial from history."""
+
+from tests.peers import sipp_uac, sipp_uas
+from tests.ui.test_app import config, until
+from tui_phone.app import make_app
+from tui_phone.ui.panes import StatusBar
+
+
+async def test_missed_count_filter_and_redial(sipp_dir):
+    uas = sipp_uas(sipp_dir, scenario="busy", extra_args=["-m", "2"])
+    app = make_app(config(f'proxy = "sip:127.0.0.1:{uas.port}"\n'))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        uac = sipp_uac(sipp_dir, app.phone.engine.local_address, "alice", "uac-cancel")
+        await until(pilot, lambda: app.state.missed == 1, what="missed")
+        uac.wait(10)
+        await pilot.pause(0.1)
+        assert "1 missed" in str(app.query_one(StatusBar).render())
+        await pilot.press("escape")
+        app.query_one("#number").focus()
+        await pilot.press(*"200", "enter")  # busy: an outgoing entry
+        await until(pilot, lambda: app.state.history_version >= 2, what="two entries")
+        await pilot.press("f5")
+        table = app.query_one("#history-list")
+        await until(pilot, lambda: table.row_count == 2, what="history rows")
+        assert app.state.missed == 0  # looked at: the count starts again
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(2)]
+        assert "↗ out" in rows[0] and "486 Busy Here" in rows[0] and "200" in rows[0]
+        assert "✗ missed" in rows[1]
+        await pilot.press("m")
+        await until(pilot, lambda: table.row_count == 1, what="missed only")
+        await pilot.press("m")
+        await until(pilot, lambda: table.row_count == 2, what="all again")
+        table.focus()
+        await pilot.press("enter")  # redial the newest (200)
+        await until(pilot, lambda: app.state.history_version >= 3, what="redialled")
+    assert uas.wait(10) == 0
+    assert uas.messages().count("INVITE sip:200@") == 2

@@ -1,0 +1,134 @@
+"""Links and the API as a person sees them: PrepareCall prefills the
+dialpad, the dial policy asks before dialling, sms and authenticate links
+open their dialogs. Real engine, real sipp, real control socket."""
+
+import asyncio
+import http.server
+import json
+import threading
+
+import pytest
+
+from tests.peers import sipp_uas
+from tests.ui.test_app import config, until
+from tui_phone.app import make_app
+from tui_phone.control.client import request
+from tui_phone.sip.engine import CallState
+from tui_phone.ui.dialogs import Compose, Confirm
+from tui_phone.ui.panes import DialPad
+
+
+async def api(app, msg):
+    return await asyncio.get_running_loop().run_in_executor(None, request, app.server.path, msg)
+
+
+async def test_prepare_call_prefills_and_enter_dials(sipp_dir):
+    uas = sipp_uas(sipp_dir, scenario="uas-fast")
+    app = make_app(config(f'proxy = "sip:127.0.0.1:{uas.port}"\n'))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        r = await api(app, {"mt": "PrepareCall", "num": "200", "src": "crm"})
+        assert r["ok"] and r["src"] == "crm" and "Enter" in r["pending"]
+        await pilot.pause(0.1)
+        dialpad = app.query_one(DialPad)
+        assert dialpad.input.value == "200" and dialpad.input.has_focus
+        assert not app.state.calls  # nothing dialled yet
+        await pilot.press("enter")
+        await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
+                    what="Connected")
+        await pilot.press("h")
+    assert uas.wait(10) == 0
+
+
+async def test_dialpad_link_prefills(sipp_dir):
+    app = make_app(config())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        r = await api(app, {"mt": "OpenUrl", "url": "phone.systems://dialpad?number=%2B4930123456"})
+        assert r["ok"]
+        await pilot.pause(0.1)
+        assert app.query_one(DialPad).input.value == "+4930123456"
+
+
+@pytest.mark.parametrize("answer, dialled", [("y", True), ("n", False)])
+async def test_premium_number_from_a_link_asks_first(sipp_dir, answer, dialled):
+    uas = sipp_uas(sipp_dir, scenario="uas-fast")
+    app = make_app(config(f'proxy = "sip:127.0.0.1:{uas.port}"\n'))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        r = await api(app, {"mt": "OpenUrl", "url": "tel:+1-900-555-0100"})
+        assert r["ok"] and "confirm" in r["pending"]
+        await until(pilot, lambda: isinstance(app.screen, Confirm), what="confirmation")
+        assert not app.state.calls  # not dialled before the user says so
+        assert "+19005550100" in str(app.screen.query_one(".question").render())
+        await pilot.press(answer)
+        if dialled:
+            await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
+                        what="Connected")
+            await pilot.press("h")
+            assert uas.wait(10) == 0
+        else:
+            await pilot.pause(0.3)
+            assert not app.state.calls and not app.state.ended
+
+
+async def test_keyboard_dialling_is_never_blocked(sipp_dir):
+    uas = sipp_uas(sipp_dir, scenario="uas-fast")
+    app = make_app(config(f'proxy = "sip:127.0.0.1:{uas.port}"\n'))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        await pilot.press(*"+19005550100", "enter")
+        await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
+                    what="Connected")
+        assert not isinstance(app.screen, Confirm)
+        await pilot.press("h")
+    assert uas.wait(10) == 0
+    assert "INVITE sip:+19005550100@" in uas.messages()
+
+
+async def test_sms_link_opens_an_honest_compose():
+    app = make_app(config())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        r = await api(app, {"mt": "OpenUrl", "url": "zoomphonesms://+15551234567?callerid=+15557654321"})
+        assert r["ok"] and "compose" in r["pending"]
+        await until(pilot, lambda: isinstance(app.screen, Compose), what="compose")
+        assert "+15551234567" in str(app.screen.query_one(".question").render())
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, Compose), what="closed")
+
+
+class Provisioner(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"name": "prov", "uri": "sip:dave@127.0.0.1", "password": "p"}).encode()
+        self.send_response(200 if "code=OK-1" in self.path else 404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+async def test_authenticate_link_confirms_then_adds_account(tmp_path):
+    server = http.server.HTTPServer(("127.0.0.1", 0), Provisioner)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    path = tmp_path / "config.toml"
+    path.write_text("# my phone\n[ui]\ntheme = \"tui-phone\"  # keep me\n")
+    cfg = config()
+    cfg = type(cfg)(**{**cfg.__dict__, "path": path,
+                       "provisioning": {"url": f"http://127.0.0.1:{server.server_port}/p?code=$code"}})
+    app = make_app(cfg)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, app.ready.is_set, what="engine")
+            r = await api(app, {"mt": "OpenUrl", "url": "phone.systems://authenticate?code=OK-1"})
+            assert r["ok"]
+            await until(pilot, lambda: isinstance(app.screen, Confirm), what="confirmation")
+            assert "[[accounts]]" not in path.read_text()  # nothing before the user agrees
+            await pilot.press("y")
+            await until(pilot, lambda: "[[accounts]]" in path.read_text(), what="account written")
+    finally:
+        server.shutdown()
+    text = path.read_text()
+    assert "# my phone" in text and "# keep me" in text and 'uri = "sip:dave@127.0.0.1"' in text

@@ -1,0 +1,64 @@
+"""The CLI's exit codes and one-line errors, run as a user runs it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(tmp_path, *args):
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "run"), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "XDG_DATA_HOME": str(tmp_path / "data")}
+    return subprocess.run([sys.executable, "-m", "tui_phone", *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=30)
+
+
+def test_bad_config_exits_2_with_one_line(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[[accounts]]\nuri = "sip:a@b"\ntransport = "carrier-pigeon"\n')
+    before = cfg.read_text()
+    for args in (["--headless"], ["status"], ["config", "check"]):
+        r = cli(tmp_path, "--config", str(cfg), *args)
+        assert r.returncode == 2, r
+        assert r.stderr.count("\n") == 1 and "bad.toml:3: accounts[0].transport" in r.stderr
+        assert "Traceback" not in r.stderr
+    assert cfg.read_text() == before
+
+
+def test_config_check_ok(tmp_path):
+    r = cli(tmp_path, "--config", str(ROOT / "config.example.toml"), "config", "check")
+    assert r.returncode == 0 and "1 account(s)" in r.stdout
+
+
+def test_client_commands_without_instance_exit_3(tmp_path):
+    for args in (["status"], ["call", "200"], ["answer"], ["hangup"], ["open", "tel:200"],
+                 ["api", '{"mt":"GetState"}'], ["watch"]):
+        r = cli(tmp_path, *args)
+        assert r.returncode == 3, (args, r)
+        assert "no running tui-phone" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_api_rejects_bad_json_locally(tmp_path):
+    r = cli(tmp_path, "api", "{not json")
+    assert r.returncode == 2 and "not valid JSON" in r.stderr
+
+
+GOOD = "BEGIN:VCARD\nVERSION:3.0\nN:Lovelace;Ada;;;\nFN:Ada Lovelace\nTEL;TYPE=CELL:+1 212 555 0100\nEND:VCARD\n"
+BROKEN = "BEGIN:VCARD\nVERSION:3.0\nTEL;TYPE=CELL:not a number at all\nEND:VCARD\n"
+
+
+def test_contacts_import_export_round_trip(tmp_path):
+    src = tmp_path / "in.vcf"
+    src.write_text(GOOD + BROKEN + GOOD.replace("Ada", "Grace").replace("Lovelace", "Hopper"))
+    r = cli(tmp_path, "contacts", "import", str(src))
+    assert r.returncode == 0, r.stderr
+    assert "imported 2 contact(s)" in r.stdout and "1 card(s) skipped" in r.stdout
+    assert "in.vcf: line 7:" in r.stderr and "Traceback" not in r.stderr
+    out = tmp_path / "out.vcf"
+    r = cli(tmp_path, "contacts", "export", str(out))
+    assert r.returncode == 0 and "exported 2 contact(s)" in r.stdout
+    text = out.read_text()
+    assert "Ada Lovelace" in text and "Grace Hopper" in text and "+1 212 555 0100" in text
+    assert cli(tmp_path, "contacts", "import", str(tmp_path / "missing.vcf")).returncode == 2

@@ -1,0 +1,345 @@
+"""contacts/db.py: CRUD, validation, search, favorites order, caller lookup,
+migrations, WAL, the read-only team."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from dataclasses import replace
+
+import pytest
+
+from tui_phone.contacts import Contact, ContactError, Number
+from tui_phone.contacts.db import MIGRATIONS, ContactsDB
+
+
+@pytest.fixture(params=["fts", "scan"])
+def db(request, tmp_path):
+    with ContactsDB(tmp_path / "tui-phone.db", "US", fts=request.param == "fts") as store:
+        assert store.fts == (request.param == "fts")
+        yield store
+
+
+def bob(**kw) -> Contact:
+    base = dict(first="Bob", last="Smith", numbers=(Number("mobile", "+1 212 555 0100"),),
+                email="bob@example.com", job_title="Buyer", company="Acme")
+    return Contact(**{**base, **kw})
+
+
+def names(contacts) -> list[str]:
+    return [c.name for c in contacts]
+
+
+@pytest.fixture
+def people(db):
+    db.add(bob())
+    db.add(Contact(first="alice", last="Jones", company="Globex",
+                   numbers=(Number("work", "(646) 555-0199"), Number("home", "020 7946 0958")),
+                   email="alice@globex.example"))
+    db.add(Contact(first="Carol", last="Ng", job_title="Engineer", numbers=(Number("other", "200"),)))
+    db.add(Contact(company="Initech", email="sales@initech.example"))
+    return db
+
+
+# ----- CRUD ------------------------------------------------------------------------
+
+def test_add_stores_typed_and_e164_and_returns_the_id(db):
+    c = db.add(bob(first="  Bob "))
+    assert c.id is not None and c.first == "Bob"
+    assert c.numbers == (Number("mobile", "+1 212 555 0100", "+12125550100"),)
+    assert db.get(c.id) == c
+
+
+def test_update_replaces_fields_and_numbers(db):
+    c = db.add(bob())
+    new = db.update(replace(c, last="Smythe", numbers=(Number("work", "2125550111"),)))
+    assert new.id == c.id
+    assert db.get(c.id) == new
+    assert new.numbers == (Number("work", "2125550111", "+12125550111"),)
+    assert names(db.search("smythe")) == ["Bob Smythe"] and db.search("smith") == []
+    assert db.lookup("+12125550100") is None
+
+
+def test_delete_removes_contact_numbers_and_index(db):
+    c = db.add(bob())
+    db.delete(c.id)
+    assert db.get(c.id) is None
+    assert db.search("") == [] and db.search("555") == [] and db.lookup("2125550100") is None
+
+
+def test_ids_are_never_reused(db):
+    c = db.add(bob())
+    db.delete(c.id)
+    assert db.add(bob()).id != c.id
+
+
+def test_missing_contact_is_an_error(db):
+    with pytest.raises(ContactError, match="no contact with id 99"):
+        db.delete(99)
+    with pytest.raises(ContactError, match="no contact with id 99"):
+        db.update(bob(id=99))
+    with pytest.raises(ContactError, match="no contact with id 99"):
+        db.set_favorite(99, True)
+    assert db.get(99) is None
+
+
+def test_add_many_is_all_or_nothing(db):
+    with pytest.raises(ContactError, match=r"^contact 2: email: not an email address"):
+        db.add_many([bob(), bob(email="nope")])
+    assert db.search("") == []
+    assert len(db.add_many([bob(), bob(first="Rob")])) == 2
+
+
+# ----- validation ------------------------------------------------------------------
+
+@pytest.mark.parametrize("change, message", [
+    (dict(email="bob@"), "email: not an email address: 'bob@'"),
+    (dict(email="bob@example"), "email: not an email address: 'bob@example'"),
+    (dict(email="bob smith@example.com"), "email: not an email address"),
+    (dict(first="", last="", company=" "), "name: a contact needs a first name, a last name or a company"),
+    (dict(numbers=(Number("mobile", "555-CALL"),)), "number 1: has a letter: '555-CALL'"),
+    (dict(numbers=(Number("work", "200"), Number("home", "1;2"))), "number 2: has ';'"),
+    (dict(numbers=(Number("home", "  "),)), "number 1: is empty"),
+    (dict(numbers=(Number("home", "*#"),)), "number 1: has no digits"),
+    (dict(numbers=(Number("pager", "200"),)), "number 1: label must be one of mobile, work, home, other"),
+    (dict(first="Bo\x1bb"), "first: has a control character"),
+    (dict(sip_uri="bob@pbx"), "sip_uri: not a sip: or sips: URI"),
+])
+def test_add_refuses_with_the_field_named(db, change, message):
+    with pytest.raises(ContactError) as e:
+        db.add(bob(**change))
+    assert str(e.value).startswith(message)
+    assert db.search("") == []
+
+
+def test_a_company_alone_or_an_extension_is_enough(db):
+    c = db.add(Contact(company="Initech", numbers=(Number("work", "200"), Number("other", "*86"))))
+    assert c.name == "Initech"
+    assert [n.e164 for n in c.numbers] == ["200", "*86"]
+
+
+# ----- search ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("", ["alice Jones", "Bob Smith", "Carol Ng", "Initech"]),
+    ("bob", ["Bob Smith"]),
+    ("SMI", ["Bob Smith"]),
+    ("mit", ["Bob Smith"]),                         # substring, not only a prefix
+    ("b", ["alice Jones", "Bob Smith"]),             # one letter: globex, bob
+    ("glob", ["alice Jones"]),                      # company
+    ("initech", ["Initech"]),
+    ("example", ["alice Jones", "Bob Smith", "Initech"]),   # email
+    ("engineer", ["Carol Ng"]),                     # job title
+    ("555", ["alice Jones", "Bob Smith"]),          # digits of +1 212 555 0100
+    ("55", ["alice Jones", "Bob Smith"]),           # short digit fragment
+    ("550100", ["Bob Smith"]),
+    ("212 555", ["Bob Smith"]),
+    ("(212) 555-01", ["Bob Smith"]),
+    ("+1 212", ["Bob Smith"]),
+    ("12125550100", ["Bob Smith"]),                 # the E.164 digits
+    ("7946", ["alice Jones"]),                      # typed digits of a local UK number
+    ("20", ["alice Jones", "Carol Ng"]),
+    ("bob 0100", ["Bob Smith"]),                    # every word must match
+    ("alice 0100", []),
+    ("zzz", []),
+    ('"', []),
+    ("%", []),
+    ("_", []),
+])
+def test_search_narrows(people, text, expected):
+    assert names(people.search(text)) == expected
+
+
+def test_search_folds_case_beyond_ascii(db):
+    db.add(Contact(first="JÖRG", last="Straße", company="Ærø"))
+    for text in ("jörg", "Jö", "STRASSE", "straße", "æ", "ærø"):
+        assert names(db.search(text)) == ["JÖRG Straße"], text
+
+
+def test_search_index_follows_every_write(db):
+    c = db.add(bob())
+    db.update(replace(c, last="Smythe"))
+    db.set_favorite(c.id, True)
+    db.replace_team([Contact(first="Dana", last="Lee")])
+    db.replace_team([Contact(first="Dana", last="Lee"), Contact(first="Eve")])
+    db.delete(db.add(bob(first="Temp")).id)
+    if db.fts:  # the external-content FTS index matches the contacts rows exactly
+        db._conn.execute("INSERT INTO contact_search (contact_search, rank)"
+                         " VALUES ('integrity-check', 1)")
+    assert names(db.search("sm")) == ["Bob Smythe"] and names(db.search("lee")) == ["Dana Lee"]
+    assert db.search("temp") == [] and db.search("smith") == []
+
+
+def test_search_narrows_as_you_type(people):
+    counts = [len(people.search("alice@globex"[:n])) for n in range(1, 13)]
+    assert counts[-1] == 1 and counts == sorted(counts, reverse=True)
+
+
+def test_favorites_first_then_by_name_case_insensitive(people):
+    carol = people.search("carol")[0]
+    assert people.set_favorite(carol.id, True).favorite
+    assert names(people.search("")) == ["Carol Ng", "alice Jones", "Bob Smith", "Initech"]
+    people.set_favorite(carol.id, False)
+    assert names(people.search(""))[0] == "alice Jones"
+
+
+def test_search_limit_and_team_filter(people):
+    people.replace_team([Contact(first="Dana", last="Team", sip_uri="sip:dana@pbx")])
+    assert names(people.search("", limit=2)) == ["alice Jones", "Bob Smith"]
+    assert "Dana Team" in names(people.search(""))
+    assert "Dana Team" not in names(people.search("", include_team=False))
+
+
+# ----- caller lookup ---------------------------------------------------------------
+
+@pytest.mark.parametrize("typed", ["+12125550100", "+1 (212) 555-0100", "2125550100",
+                                   "(212) 555-0100", "1-212-555-0100", "0012125550100",
+                                   "011 1 212 555 0100"])
+def test_lookup_finds_a_number_in_any_typed_form(people, typed):
+    assert people.lookup(typed).name == "Bob Smith"
+
+
+def test_lookup_by_trailing_digits(db):
+    c = db.add(Contact(first="Erika", numbers=(Number("work", "+49 30 1234567"),)))
+    assert db.lookup("030 1234567") == c      # national form with trunk zero
+    assert db.lookup("1234567") == c          # last 7 digits
+    assert db.lookup("234567") is None        # fewer than 7
+    assert db.lookup("+49 40 1234567") is None  # other area code, same 7 digits
+
+
+def test_lookup_refuses_ambiguous_trailing_digits(db):
+    db.add(Contact(first="A", numbers=(Number("work", "+1 212 555 0100"),)))
+    db.add(Contact(first="B", numbers=(Number("work", "+1 646 555 0100"),)))
+    assert db.lookup("5550100") is None
+    assert db.lookup("6465550100").first == "B"
+
+
+def test_lookup_extensions_and_junk(people):
+    assert people.lookup("200").name == "Carol Ng"
+    assert people.lookup("201") is None
+    assert people.lookup("sip:bob@pbx") is None
+    assert people.lookup("") is None
+
+
+# ----- the team --------------------------------------------------------------------
+
+def test_team_is_read_only_and_replaced_wholesale(db):
+    first = db.replace_team([Contact(first="Dana", sip_uri="sip:dana@pbx",
+                                     numbers=(Number("work", "201"),)),
+                             Contact(first="Eve", sip_uri="sip:eve@pbx")])
+    assert all(c.team for c in first)
+    dana = first[0]
+    for attempt in (lambda: db.update(replace(dana, last="X")), lambda: db.delete(dana.id),
+                    lambda: db.add(Contact(first="Zed", team=True))):
+        with pytest.raises(ContactError, match="^team contacts are managed on the PBX$"):
+            attempt()
+    db.set_favorite(dana.id, True)  # a local preference, allowed
+    second = db.replace_team([Contact(first="Dana", last="Renamed", sip_uri="sip:dana@pbx"),
+                              Contact(first="Fay", sip_uri="sip:fay@pbx")])
+    assert names(db.search("")) == ["Dana Renamed", "Fay"]
+    assert second[0].id == dana.id and second[0].favorite   # same member: id and star kept
+    assert db.lookup("201") is None
+
+
+def test_replace_team_with_duplicate_names_leaves_no_stale_rows(db):
+    db.replace_team([Contact(first="Sam"), Contact(first="Sam")])
+    db.replace_team([Contact(first="Sam")])
+    assert names(db.search("")) == ["Sam"]
+
+
+def test_replace_team_validates_everything_first(db):
+    db.replace_team([Contact(first="Dana")])
+    with pytest.raises(ContactError, match="^team member 2: email: not an email address"):
+        db.replace_team([Contact(first="Eve"), Contact(first="Fay", email="fay@")])
+    assert names(db.search("")) == ["Dana"]
+
+
+def test_external_contacts_survive_a_team_refresh(people):
+    before = people.search("", include_team=False)
+    people.replace_team([Contact(first="Dana")])
+    people.replace_team([])
+    assert people.search("") == before
+
+
+# ----- file, migrations, concurrency -----------------------------------------------
+
+def test_wal_and_schema_version(tmp_path):
+    path = tmp_path / "tui-phone.db"
+    ContactsDB(path).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_migrates_an_empty_v0_file_and_reopening_is_idempotent(tmp_path):
+    path = tmp_path / "tui-phone.db"
+    path.write_bytes(b"")
+    with ContactsDB(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        c = store.add(bob())
+    with ContactsDB(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.search("") == [c]
+
+
+def test_keeps_the_index_kind_it_was_created_with(tmp_path):
+    path = tmp_path / "tui-phone.db"
+    ContactsDB(path, fts=False).close()
+    with ContactsDB(path) as store:
+        assert not store.fts
+
+
+def test_refuses_a_newer_schema(tmp_path):
+    path = tmp_path / "tui-phone.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(ContactError, match="is newer than this tui-phone knows"):
+        ContactsDB(path)
+
+
+def test_default_path_is_in_the_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    with ContactsDB() as store:
+        assert store.path == tmp_path / "data" / "tui-phone" / "tui-phone.db"
+        assert store.path.exists()
+
+
+def test_commits_are_visible_to_another_connection(tmp_path):
+    path = tmp_path / "tui-phone.db"
+    with ContactsDB(path) as writer, ContactsDB(path) as reader:
+        c = writer.add(bob())
+        assert reader.get(c.id) == c
+
+
+def test_threads_share_one_store(db):
+    def work(i):
+        for j in range(20):
+            db.add(bob(first=f"T{i}-{j}"))
+            db.search("555")
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(db.search("t")) == 80
+
+
+def test_kill_9_during_a_burst_of_writes_loses_nothing_committed(tmp_path):
+    path = tmp_path / "tui-phone.db"
+    code = ("import sys\nfrom tui_phone.contacts import Contact\n"
+            "from tui_phone.contacts.db import ContactsDB\n"
+            f"db = ContactsDB({str(path)!r})\n"
+            "while True:\n"
+            "    c = db.add(Contact(first='Burst', numbers=()))\n"
+            "    print(c.id, flush=True)\n")
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as proc:
+        committed = [int(proc.stdout.readline()) for _ in range(200)]
+        os.kill(proc.pid, signal.SIGKILL)
+        committed += [int(line) for line in proc.stdout.read().split()]
+    with ContactsDB(path) as store:
+        assert store._read("PRAGMA integrity_check") == [("ok",)]
+        stored = {c.id for c in store.search("burst")}
+    assert set(committed) <= stored

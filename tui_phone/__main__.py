@@ -1,0 +1,346 @@
+"""The ``tui-phone`` command line.
+
+Stdlib-only at import time: client commands (``open``, ``call``, ``status``…)
+must reach the running phone without loading Textual or pjsua2.
+Exit codes: 0 ok, 1 runtime failure, 2 bad input, 3 no running instance.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+OK, FAIL, BAD_INPUT, NOT_RUNNING = 0, 1, 2, 3
+
+
+def _err(text: str) -> None:
+    print(f"tui-phone: {text}", file=sys.stderr)
+
+
+def _load_config(args):
+    from pathlib import Path
+
+    from .config import ConfigError, load
+
+    try:
+        return load(Path(args.config) if args.config else None)
+    except ConfigError as e:
+        _err(str(e))
+        raise SystemExit(BAD_INPUT) from None
+
+
+def _socket(args):
+    from .locations import socket_path
+
+    return socket_path(_load_config(args).control["socket"])
+
+
+def _request(args, msg: dict) -> tuple[int, dict | None]:
+    from .control.client import NotRunning, request
+
+    try:
+        reply = request(_socket(args), msg)
+    except NotRunning as e:
+        _err(str(e))
+        return NOT_RUNNING, None
+    except (OSError, ValueError) as e:
+        _err(f"control socket: {e}")
+        return FAIL, None
+    if reply.get("ok") is False or reply.get("mt") == "Error":
+        _err(reply.get("error", "request failed"))
+        return FAIL, reply
+    return OK, reply
+
+
+def cmd_run(args) -> int:
+    config = _load_config(args)
+    if args.headless:
+        from .headless import run
+
+        return run(config, debug=args.debug)
+    from .app import make_app
+
+    app = make_app(config, debug=args.debug, open_url=args.open, theme=args.theme)
+    app.run()
+    return app.return_code or OK
+
+
+def cmd_open(args) -> int:
+    if args.dry_run:
+        from .config import Config
+        from .links import LinkError, parse_link
+
+        config = _load_config(args) if args.config else Config()
+        try:
+            link = parse_link(args.url, config.numbers["default_region"])
+        except LinkError as e:
+            _err(f"rejected link: {e}")
+            return BAD_INPUT
+        print(json.dumps(link.to_json()))
+        return OK
+    if args.spawn:  # a click from the desktop: check the link before starting a terminal for it
+        from .links import LinkError, parse_link
+
+        try:
+            parse_link(args.url, _load_config(args).numbers["default_region"])
+        except LinkError as e:
+            _err(f"rejected link: {e}")
+            return BAD_INPUT
+    code, reply = _request(args, {"mt": "OpenUrl", "url": args.url})
+    if code == NOT_RUNNING and args.spawn:
+        from .handlers import spawn_terminal
+
+        return spawn_terminal(args.url, args.config)
+    return _open_failure(reply) if code == FAIL and reply is not None else code
+
+
+def _open_failure(reply: dict) -> int:
+    """A rejected link is bad input (2); a refused or failed call is a runtime failure (1)."""
+    return BAD_INPUT if str(reply.get("error", "")).startswith("rejected link") else FAIL
+
+
+def cmd_call(args) -> int:
+    return _request(args, {"mt": "StartCall", "txt": args.number})[0]
+
+
+def cmd_answer(args) -> int:
+    return _request(args, {"mt": "ConnectCall"})[0]
+
+
+def cmd_hangup(args) -> int:
+    return _request(args, {"mt": "DisconnectCall"})[0]
+
+
+def cmd_status(args) -> int:
+    code, reply = _request(args, {"mt": "GetState"})
+    if reply is None or code != OK:
+        return code
+    if args.json:
+        print(json.dumps(reply["model"], indent=2))
+        return OK
+    m = reply["model"]["dev:tui-phone"]["model"]
+    for a in m["accounts"]:
+        state = "registered" if a["registered"] else f"unregistered {a['code']} {a['reason']}".rstrip()
+        print(f"account {a['name']} <{a['uri']}>: {state}")
+    print(f"status: {m['status']}")
+    for c in m["calls"]:
+        print(f"call {c['id']} {'in ' if c['dir'] == 'i' else 'out'} {c['num'] or c['sip']} "
+              f"{c['dn']} {c['state']}".replace("  ", " "))
+    if not m["calls"]:
+        print("no calls")
+    return OK
+
+
+def cmd_watch(args) -> int:
+    from .control.client import NotRunning, stream
+
+    try:
+        for msg in stream(_socket(args), {"mt": "Subscribe"}):
+            print(json.dumps(msg), flush=True)
+    except NotRunning as e:
+        _err(str(e))
+        return NOT_RUNNING
+    except KeyboardInterrupt:
+        return OK
+    return OK
+
+
+def cmd_api(args) -> int:
+    try:
+        msg = json.loads(args.json)
+    except json.JSONDecodeError as e:
+        _err(f"not valid JSON: {e.msg} at column {e.colno}")
+        return BAD_INPUT
+    if not isinstance(msg, dict):
+        _err("a message must be a JSON object")
+        return BAD_INPUT
+    code, reply = _request(args, msg)
+    if reply is not None:
+        print(json.dumps(reply))
+    return code
+
+
+def cmd_register_handlers(args) -> int:
+    from .handlers import SCHEMES, register
+
+    path, problems = register()
+    print(f"wrote {path}")
+    for p in problems:
+        _err(p)
+    if not problems:
+        print("tui-phone now opens: " + ", ".join(f"{s}:" for s in SCHEMES))
+    return FAIL if problems else OK
+
+
+def cmd_http_url(args) -> int:
+    from .control.http import urls
+
+    config = _load_config(args)
+    if not config.http["enabled"]:
+        _err("the HTTP listener is off: set [http] enabled = true in the config")
+    for url in urls(config.http):
+        print(url)
+    return OK
+
+
+def cmd_contacts(args) -> int:
+    """contacts import FILE.vcf / export FILE.vcf: works with or without a running phone."""
+    from pathlib import Path
+
+    from .contacts.db import ContactsDB
+    from .contacts.model import ContactError
+    from .contacts.vcard import read_vcards, write_vcards
+
+    config = _load_config(args)
+    region = config.numbers["default_region"]
+    path = Path(args.file)
+    try:
+        db = ContactsDB(region=region)
+    except (ContactError, OSError) as e:
+        _err(f"contacts: {e}")
+        return FAIL
+    with db:
+        if args.action == "export":
+            cards = write_vcards(db.search("", include_team=False))
+            try:
+                path.write_text(cards, encoding="utf-8")
+            except OSError as e:
+                _err(f"{path}: {e.strerror}")
+                return FAIL
+            print(f"exported {cards.count('BEGIN:VCARD')} contact(s) to {path}")
+            return OK
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            _err(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}")
+            return BAD_INPUT
+        contacts, problems = read_vcards(text, region)
+        for problem in problems:
+            _err(f"{path}: {problem}")
+        try:
+            db.add_many(contacts)
+        except ContactError as e:
+            _err(f"{path}: {e}")
+            return BAD_INPUT
+        print(f"imported {len(contacts)} contact(s) from {path}" +
+              (f"; {len(problems)} card(s) skipped" if problems else ""))
+        return BAD_INPUT if problems and not contacts else OK
+
+
+def cmd_audio(args) -> int:
+    try:
+        from .sip.audio import list_devices
+
+        devices = list_devices()
+    except OSError as e:
+        _err(f"no audio: PortAudio is not available ({e}); calls still work without sound")
+        return FAIL
+    for d in devices:
+        print(d)
+    if not devices:
+        print("no audio devices: calls connect without sound ([audio] null = true silences this)")
+    return OK
+
+
+def cmd_config_check(args) -> int:
+    config = _load_config(args)
+    print(f"{config.path or 'embedded default'}: ok ({len(config.accounts)} account(s))")
+    return OK
+
+
+def build_parser():
+    import argparse
+
+    p = argparse.ArgumentParser(prog="tui-phone", description="A SIP softphone for the terminal.")
+    p.add_argument("--config", metavar="PATH", help="use this config file instead of the XDG one")
+    p.add_argument("--headless", action="store_true", help="run without UI (logs to stderr)")
+    p.add_argument("--debug", action="store_true", help="write SIP and app logs to the state dir")
+    p.add_argument("--open", metavar="URL", help="start the TUI and open this link once ready")
+    p.add_argument("--theme", metavar="NAME", help="start with this theme (themes/ or the config dir)")
+    p.set_defaults(func=cmd_run)
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    def add(name, func, help, *arguments):
+        sp = sub.add_parser(name, help=help)
+        sp.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        for args, kwargs in arguments:
+            sp.add_argument(*args, **kwargs)
+        sp.set_defaults(func=func)
+        return sp
+
+    add("open", cmd_open, "hand a tel:/sip:/callto:/… link to the running phone",
+        (("url",), {}),
+        (("--dry-run",), {"action": "store_true", "help": "parse only; print the command as JSON"}),
+        (("--spawn",), {"action": "store_true", "help": "start the phone in a terminal if none runs"}))
+    add("call", cmd_call, "dial a number or SIP URI", (("number",), {}))
+    add("answer", cmd_answer, "answer the ringing call")
+    add("hangup", cmd_hangup, "end the current call (or reject the ringing one)")
+    add("status", cmd_status, "show accounts and calls",
+        (("--json",), {"action": "store_true", "help": "print the full state as JSON"}))
+    add("watch", cmd_watch, "stream state updates as JSON lines")
+    add("api", cmd_api, "send one raw API message and print the reply", (("json",), {}))
+    add("http-url", cmd_http_url, "print the ready-to-paste URL commands (with the token)")
+    add("register-handlers", cmd_register_handlers,
+        "make tui-phone the desktop handler for tel:, callto:, sip:, … links")
+    add("contacts", cmd_contacts, "import or export contacts as vCard (3.0 and 4.0 read, 3.0 written)",
+        (("action",), {"choices": ["import", "export"]}), (("file",), {"metavar": "FILE.vcf"}))
+    add("audio", cmd_audio, "list sound devices ([audio] input/output/ring match by name)",
+        (("action",), {"choices": ["devices"]}))
+    cfg = sub.add_parser("config", help="configuration tools")
+    cfg_sub = cfg.add_subparsers(metavar="ACTION", required=True)
+    check = cfg_sub.add_parser("check", help="validate the config file")
+    check.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    check.set_defaults(func=cmd_config_check)
+    return p
+
+
+def fast_open(argv: list[str]) -> int | None:
+    """``[--config PATH] open URL`` without argparse, dataclasses or pathlib:
+    a click on a link reaches the running phone in a few milliseconds of
+    Python. Returns None when argv is not that shape (the full CLI handles it)."""
+    config = None
+    if len(argv) == 4 and argv[0] == "--config":
+        config, argv = argv[1], argv[2:]
+    if len(argv) != 2 or argv[0] != "open" or argv[1].startswith("-"):
+        return None
+    from .control.client import NotRunning, request
+    from .locations import configured_socket
+
+    try:
+        path = configured_socket(config)
+    except ValueError:
+        return None  # an unreadable or invalid config: the full CLI reports it properly
+    try:
+        reply = request(path, {"mt": "OpenUrl", "url": argv[1]})
+    except NotRunning as e:
+        _err(str(e))
+        return NOT_RUNNING
+    except (OSError, ValueError) as e:
+        _err(f"control socket: {e}")
+        return FAIL
+    if reply.get("ok") is False or reply.get("mt") == "Error":
+        _err(reply.get("error", "request failed"))
+        return _open_failure(reply)
+    if reply.get("pending"):
+        print(reply["pending"])
+    return OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    code = fast_open(argv)
+    if code is not None:
+        return code
+    args = build_parser().parse_args(argv)
+    if not hasattr(args, "config"):
+        args.config = None
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

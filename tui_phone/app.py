@@ -1,0 +1,455 @@
+"""The Textual app: composes the panes, holds the one State reactively and
+routes keyboard Commands to the Phone. ``make_app`` is used by the CLI and
+by the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.widgets import Footer, Input, TabbedContent, TabPane
+
+from .commands import (
+    Conference,
+    ConnectCall,
+    DisconnectCall,
+    Dtmf,
+    Hold,
+    Mute,
+    Result,
+    Retrieve,
+    SetStatus,
+    Source,
+    Split,
+    StartCall,
+    Transfer,
+)
+from .config import Config
+from .control.server import AlreadyRunning
+from .headless import debug_log_path, describe
+from .phone import Phone
+from .services import Services
+from .sip.engine import AudioState, CallAdded, CallEnded, CallState, Event, HistoryAdded, Log, Message, MissedSeen
+from .store import State
+from .ui.commands import PhoneCommands
+from .ui.contacts import ContactsPane, TeamPane
+from .ui.dialogs import Compose, Confirm, Help, Prompt
+from .ui.history import HistoryPane, MessagesPane
+from .ui.panes import CallDetail, CallList, DialPad, LogPane, StatusBar
+from .ui.themes import load_themes
+
+
+class TuiPhoneApp(App):
+    CSS_PATH = "ui/app.tcss"
+    TITLE = "tui-phone"
+    COMMANDS = App.COMMANDS | {PhoneCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Keys"),
+        Binding("ctrl+l", "toggle_log", "Log"),
+        Binding("escape", "focus_calls", "Calls", show=False),
+        Binding("d", "focus_dialpad", "Dial"),
+        Binding("f2", "focus_calls", "Calls"),
+        Binding("f3", "contacts", "Contacts"),
+        Binding("f4", "team", "Team"),
+        Binding("f5", "history", "History"),
+        Binding("f6", "messages", "Messages"),
+        Binding("s", "toggle_status", "Status"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    state: reactive[State] = reactive(State, init=False)
+
+    def __init__(self, config: Config, phone: Phone | None = None, debug: bool = False,
+                 open_url: str | None = None, theme: str | None = None):
+        super().__init__()
+        self.config = config
+        self.open_url = open_url  # a link that started us (desktop handler): opened once ready
+        self.phone = phone or Phone(config, log_path=debug_log_path() if debug else None)
+        self.phone.ui = self
+        self.services = Services(self.phone)
+        self.server = self.services.control
+        self.ready = asyncio.Event()  # set once the engine runs (tests wait on it)
+        self._stopping = False
+        self._unsubscribe = None
+        themes, self._theme_problems = load_themes()
+        for t in themes:
+            self.register_theme(t)
+        wanted = theme or config.ui["theme"]
+        if wanted not in self.available_themes:
+            self._theme_problems.append(f"theme {wanted!r} not found; using tui-phone")
+            wanted = "tui-phone"
+        self.theme = wanted
+        self._saved_theme = config.ui["theme"]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="main"):
+            yield DialPad(id="dialpad")
+            with TabbedContent(id="tabs", initial="calls-tab"):
+                with TabPane("Calls", id="calls-tab"):
+                    yield CallList(id="calls")
+                    yield CallDetail(id="detail")
+                with TabPane("Contacts", id="contacts-tab"):
+                    yield ContactsPane(id="contacts")
+                with TabPane("Team", id="team-tab"):
+                    yield TeamPane(id="team")
+                with TabPane("History", id="history-tab"):
+                    yield HistoryPane(id="history")
+                with TabPane("Messages", id="messages-tab"):
+                    yield MessagesPane(id="messages")
+        yield LogPane(id="log", max_lines=500, markup=False, wrap=True)
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.state = self.phone.state
+        for problem in self._theme_problems:
+            self.log_line("warning", problem)
+        try:
+            await self.services.start()
+        except (AlreadyRunning, OSError) as e:
+            self.exit(return_code=1, message=f"tui-phone: {e}")
+            return
+        self._unsubscribe = self.phone.subscribe(self._on_change)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._sigterm)
+        self.query_one(DialPad).input.focus()
+        self._start_engine()
+
+    @work(exclusive=True, group="engine")
+    async def _start_engine(self) -> None:
+        try:
+            await self.phone.start()
+        except RuntimeError as e:
+            self.log_line("error", str(e))
+            self.notify(str(e), severity="error", timeout=10)
+            return
+        self.ready.set()
+        if self.open_url:
+            result = await self.phone.open_link(self.open_url, Source.LINK)
+            if not result.ok:
+                self.notify(result.error or "link failed", severity="error", timeout=10)
+
+    def _theme_changed(self, theme) -> None:
+        """A theme picked at runtime is kept in the config (tomlkit: comments stay)."""
+        from .config import ConfigError, save_setting
+        from .locations import config_file
+
+        if theme.name == self._saved_theme:
+            return
+        path = self.config.path or config_file()
+        try:
+            save_setting(path, "ui", "theme", theme.name)
+        except (ConfigError, OSError) as e:
+            self.log_line("warning", f"theme not saved: {e}")
+            return
+        self._saved_theme = theme.name
+        self.log_line("info", f"theme {theme.name} saved to {path}")
+
+    def _sigterm(self) -> None:
+        self.run_worker(self.action_quit(), exclusive=True, group="quit")
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout=None,
+               markup: bool = False) -> None:
+        """Toasts carry caller names, messages and SIP reasons: never parse them as markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    # ----- state --------------------------------------------------------------
+    def _on_change(self, state: State, event: Event) -> None:
+        self.state = state
+        line = describe(event)
+        if line and not isinstance(event, Log):
+            self.query_one(LogPane).add("info", line)
+        if isinstance(event, Log):
+            self.log_line(event.level, event.text)
+        if isinstance(event, CallAdded) and event.dir == "i":
+            self._incoming()
+        if isinstance(event, AudioState) and event.note:
+            self.notify(event.note, title="Audio", severity="warning", timeout=8)
+        if isinstance(event, CallEnded) and any(c.state is CallState.HOLDING for c in state.calls):
+            held = next(c for c in state.calls if c.state is CallState.HOLDING)
+            self.notify(f"Call {held.id} ({held.dn or held.who}) is on hold: press o to retrieve it", timeout=10)
+        if isinstance(event, Message) and event.dir == "i" and not event.key:
+            self.bell()
+            self.notify(f"{event.peer.split(':', 1)[-1]}: {event.text[:80]}", title="Message", timeout=8)
+        if isinstance(self.screen, Compose):
+            self.screen.show(state)
+        if isinstance(event, HistoryAdded) and self.query_one("#tabs", TabbedContent).active == "history-tab":
+            self.query_one(HistoryPane).refresh_list()
+
+    def watch_state(self, state: State) -> None:
+        if not self.screen_stack or not self.query(StatusBar):
+            return  # shutting down: the panes are gone
+        self.query_one(StatusBar).show(state)
+        self.query_one(MessagesPane).show(state)
+        self.query_one(CallList).show(state)
+        self.query_one(TeamPane).show(state)
+        self._show_detail()
+
+    @on(CallList.RowHighlighted)
+    def _show_detail(self) -> None:
+        if not self.query(CallList):
+            return
+        cid = self.query_one(CallList).selected_id()
+        calls = {c.id: c for c in (*self.state.ended, *self.state.calls)}
+        self.query_one(CallDetail).show(calls.get(cid) if cid is not None else self.state.current())
+
+    def log_line(self, level: str, text: str) -> None:
+        self.query_one(LogPane).add(level, text)
+        if level == "error":
+            self.query_one(LogPane).display = True
+
+    def _incoming(self) -> None:
+        self.bell()
+        call = self.state.alerting()
+        who = (call.dn or call.who) if call else "someone"
+        self.notify(f"Incoming call from {who}", title="Ringing", timeout=8)
+        if not (isinstance(self.focused, Input) and self.focused.value):
+            self.show_tab("calls-tab")
+            self.query_one(CallList).focus()
+        desktop_notify(f"Incoming call from {who}")
+
+    def show_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    # ----- commands -----------------------------------------------------------
+    async def run_command(self, command) -> Result:
+        result = await self.phone.execute(command)
+        if not result.ok:
+            self.notify(result.error or "failed", severity="error")
+        return result
+
+    @on(DialPad.Dial)
+    async def _dial(self, message: DialPad.Dial) -> None:
+        await self.dial(message.text)
+
+    async def dial(self, text: str) -> None:
+        """Dial what the user typed (dialpad or palette): never policy-checked."""
+        from .links import LinkError, parse_dial_string
+
+        try:
+            link = parse_dial_string(text, self.config.numbers["default_region"])
+        except LinkError as e:
+            self.notify(f"cannot dial: {e}", severity="error")
+            return
+        result = await self.run_command(StartCall(link.uri or link.number, dtmf=link.ext))
+        if result.ok:
+            self.query_one(DialPad).input.value = ""
+            self.query_one(CallList).focus()
+
+    # ----- what only a person can do (phone.Ui) ------------------------------
+    async def prepare(self, target: str) -> Result:
+        self.query_one(DialPad).prefill(target)
+        self.notify(f"Press Enter to call {target}")
+        return Result(True, pending="prefilled in the dialpad; the user presses Enter to call")
+
+    async def confirm(self, command: StartCall, reason: str) -> Result:
+        async def decided(yes: bool | None) -> None:
+            if yes:
+                if (await self.run_command(command)).ok:
+                    self.query_one(CallList).focus()
+            else:
+                self.log_line("info", f"call to {command.target} cancelled by the user")
+
+        self.bell()
+        self.push_screen(Confirm(f"Call {command.target}?", f"Asked from outside the keyboard: {reason}.",
+                                 yes="Call"), decided)
+        return Result(True, pending=f"waiting for the user to confirm: {reason}")
+
+    async def compose_message(self, number: str) -> Result:
+        self.push_screen(Compose(number))
+        return Result(True, pending="message compose opened; the user writes and sends")
+
+    async def authenticate(self, code: str) -> Result:
+        from .provisioning import ProvisioningError, provision
+
+        url = self.config.provisioning["url"]
+        if not url:
+            self.notify("An authenticate link arrived, but no provisioning.url is configured.",
+                        severity="warning", timeout=10)
+            return Result.fail("no provisioning.url configured")
+
+        async def decided(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                name, path = await provision(self.config, code)
+            except ProvisioningError as e:
+                self.log_line("error", str(e))
+                self.notify(str(e), severity="error", timeout=10)
+                return
+            self.log_line("info", f"account {name} added to {path}")
+            self.notify(f"Account {name} added to {path}; restart tui-phone to register it.", timeout=10)
+
+        self.push_screen(Confirm("Authenticate this phone?",
+                                 f"Fetch an account from {url.split('$code')[0]}… with the code "
+                                 "from the link and add it to your config."), decided)
+        return Result(True, pending="waiting for the user to confirm")
+
+    def _selected(self) -> int | None:
+        cid = self.query_one(CallList).selected_id()
+        return cid if cid is not None and self.state.call(cid) else None
+
+    async def action_answer(self) -> None:
+        cid = self._selected()
+        call = self.state.call(cid) if cid else None
+        await self.run_command(ConnectCall(cid if call and call.dir == "i" else None))
+
+    async def action_hangup(self) -> None:
+        await self.run_command(DisconnectCall(self._selected()))
+
+    async def action_reject(self) -> None:
+        alerting = self.state.alerting()
+        cid = self._selected()
+        if cid is None and alerting is not None:
+            cid = alerting.id
+        await self.run_command(DisconnectCall(cid))
+
+    async def action_hold(self) -> None:
+        call = self.state.call(self._selected() or 0) or self.state.current()
+        if call is None:
+            self.notify("no call to hold", severity="warning")
+            return
+        await self.run_command(Retrieve(call.id) if call.state is CallState.HOLDING else Hold(call.id))
+
+    async def action_transfer(self) -> None:
+        call = self.state.call(self._selected() or 0) or self.state.current()
+        if call is None:
+            self.notify("no call to transfer", severity="warning")
+            return
+
+        async def to(target: str | None) -> None:
+            if target:
+                await self.run_command(Transfer(target, call.id))
+
+        self.push_screen(Prompt(f"Transfer call {call.id} ({call.who}) to:", "number or sip:uri"), to)
+
+    async def action_attended(self) -> None:
+        """Connect the held caller to the consultation call (REFER with Replaces)."""
+        held = [c for c in self.state.calls if c.state is CallState.HOLDING]
+        active = [c for c in self.state.calls if c.state is CallState.CONNECTED]
+        if len(held) != 1 or len(active) != 1:
+            self.notify("attended transfer needs one held call and one connected call", severity="warning")
+            return
+        await self.run_command(Transfer("", held[0].id, replaces=active[0].id))
+
+    async def action_mute(self) -> None:
+        if (await self.run_command(Mute(not self.state.audio.muted))).ok:
+            self.notify("microphone muted" if self.state.audio.muted else "microphone on")
+
+    async def action_conference(self) -> None:
+        await self.run_command(Conference())
+
+    async def action_split(self) -> None:
+        await self.run_command(Split(self._selected()))
+
+    async def action_dtmf(self) -> None:
+        async def send(digits: str | None) -> None:
+            if digits:
+                await self.send_dtmf(digits)
+
+        self.push_screen(Prompt("Send DTMF digits:", "0-9 * # A-D"), send)
+
+    async def send_dtmf(self, digits: str) -> None:
+        call = self.state.current()
+        if call is None or call.state is not CallState.CONNECTED:
+            self.notify("DTMF needs a connected call", severity="warning")
+            return
+        if any(d not in "0123456789*#ABCDabcd" for d in digits):
+            self.notify("DTMF digits are 0-9, *, #, A-D", severity="error")
+            return
+        await self.run_command(Dtmf(digits.upper(), call.id))
+
+    def action_help(self) -> None:
+        self.push_screen(Help())
+
+    def action_toggle_log(self) -> None:
+        log = self.query_one(LogPane)
+        log.display = not log.display
+
+    def action_focus_calls(self) -> None:
+        self.show_tab("calls-tab")
+        self.query_one(CallList).focus()
+
+    def action_contacts(self) -> None:
+        self.show_tab("contacts-tab")  # TabActivated refreshes the list
+        self.query_one("#contact-search").focus()
+
+    def action_messages(self) -> None:
+        self.show_tab("messages-tab")
+        self.query_one("#message-list").focus()
+
+    def action_new_message(self) -> None:
+        async def to(target: str | None) -> None:
+            if target:
+                self.push_screen(Compose(target))
+
+        self.push_screen(Prompt("Message to:", "number or sip:uri"), to)
+
+    def action_history(self) -> None:
+        self.show_tab("history-tab")
+        self.query_one("#history-list").focus()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_opened(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "history-tab":
+            self.query_one(HistoryPane).refresh_list()
+            self.phone.post(MissedSeen())
+        elif event.pane.id == "contacts-tab":
+            self.query_one(ContactsPane).refresh_list()
+
+    def action_team(self) -> None:
+        self.show_tab("team-tab")
+        self.query_one("#team-list").focus()
+
+    async def action_toggle_status(self) -> None:
+        new = "available" if self.state.status == "unavailable" else "unavailable"
+        if (await self.run_command(SetStatus(new))).ok:
+            self.notify(f"You are {new}")
+
+    def action_focus_dialpad(self) -> None:
+        self.query_one(DialPad).input.focus()
+
+    async def action_quit(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        if self.state.calls:
+            self.notify("Hanging up…")
+        await self._shutdown_phone()
+        self.exit()
+
+    async def on_unmount(self) -> None:
+        """However the app ends, the engine stops: BYE, un-REGISTER, no abort."""
+        if self._unsubscribe:
+            self._unsubscribe()  # the panes are gone: no more state pushes into them
+        await self._shutdown_phone()
+
+    async def _shutdown_phone(self) -> None:
+        await self.services.stop_inputs()
+        await self.phone.stop()
+        await self.services.close()
+
+
+def desktop_notify(text: str) -> None:
+    """A desktop notification when a graphical session is present (no shell)."""
+    import os
+    import shutil
+    import subprocess
+
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return
+    exe = shutil.which("notify-send")
+    if exe:
+        subprocess.Popen([exe, "--app-name=tui-phone", "tui-phone", text], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def make_app(config: Config | None = None, phone: Phone | None = None, debug: bool = False,
+             open_url: str | None = None, theme: str | None = None) -> TuiPhoneApp:
+    return TuiPhoneApp(config or Config(), phone=phone, debug=debug, open_url=open_url, theme=theme)

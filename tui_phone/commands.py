@@ -1,0 +1,158 @@
+"""The one vocabulary of commands.
+
+The keyboard, the control socket, links and the HTTP listener all produce
+these values; only the engine turns them into SIP. Names follow
+innovaphone's phone API (``mt``) where it has one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Source(str, Enum):
+    """Where a command came from. Anything but KEYBOARD passes the dial policy."""
+
+    KEYBOARD = "keyboard"
+    SOCKET = "socket"
+    LINK = "link"
+    HTTP = "http"
+
+
+@dataclass(frozen=True)
+class StartCall:
+    """Dial ``target`` now: a number or a SIP URI. ``dtmf`` (a tel: link's
+    ;ext=) is sent as DTMF shortly after the call connects."""
+
+    target: str
+    account: str | None = None
+    callerid: str | None = None
+    cat: str | None = None
+    bind: str | None = None
+    dtmf: str | None = None
+
+
+@dataclass(frozen=True)
+class PrepareCall:
+    """Prefill the dialpad with ``target``; the user confirms."""
+
+    target: str
+
+
+@dataclass(frozen=True)
+class ConnectCall:
+    """Answer an alerting call (the newest when ``id`` is None)."""
+
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class DisconnectCall:
+    """Hang up (connected) or reject (alerting) a call; ``code`` for rejects."""
+
+    id: int | None = None
+    code: int | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Retrieve:
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Dtmf:
+    digits: str
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Blind transfer of call ``id`` to ``to``; with ``replaces`` (the id of our
+    consultation call) an attended transfer: REFER with Replaces."""
+
+    to: str = ""
+    id: int | None = None
+    replaces: int | None = None
+
+
+STATUSES = ("available", "unavailable")  # what a user sets; in-call and offline are automatic
+
+
+@dataclass(frozen=True)
+class SetStatus:
+    """Own presence: ``available`` or ``unavailable`` (set by the user),
+    ``in-call`` (automatic while a call is live)."""
+
+    status: str
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Subscribe to the presence of these SIP URIs (the team)."""
+
+    uris: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Mute:
+    """Stop (or resume) sending the microphone to every call."""
+
+    on: bool = True
+
+
+@dataclass(frozen=True)
+class Conference:
+    """Merge every connected or held call into a local three-way conference."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Leave the conference: keep call ``id`` (or the newest) talking, hold the others."""
+
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class SendSms:
+    """A text message (SIP MESSAGE, RFC 3428) to a number or SIP URI."""
+
+    to: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    id: int
+    html: str | None = None
+    iframe: dict | None = field(default=None, hash=False)
+
+
+Command = (
+    StartCall | PrepareCall | ConnectCall | DisconnectCall | Hold | Retrieve | Dtmf
+    | Transfer | SetStatus | Watch | SendSms | Conference | Split | Mute | CallInfo
+)
+
+# Commands only the engine can carry out (they become SIP).
+ENGINE_COMMANDS = (StartCall, ConnectCall, DisconnectCall, Hold, Retrieve, Dtmf, Transfer, SetStatus, Watch,
+                   SendSms, Conference, Split, Mute)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command did: ``ok`` with the call ``id``, or an ``error`` line;
+    ``pending`` says why an accepted command waits for the user."""
+
+    ok: bool
+    id: int | None = None
+    error: str | None = None
+    pending: str | None = None
+
+    @classmethod
+    def fail(cls, error: str) -> "Result":
+        return cls(False, None, error)

@@ -1,0 +1,302 @@
+"""Configuration: read with tomllib, validated against one schema table.
+
+Every problem becomes a ``ConfigError`` whose message is one line naming
+the file, the line, the key and what is wrong. The file is never written
+here (editing with tomlkit lives next to the features that need it).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A one-line, user-facing configuration problem."""
+
+
+def _choice(*allowed: str):
+    def check(v: str) -> str | None:
+        return None if v in allowed else f"must be one of {', '.join(allowed)} (got {v!r})"
+    return check
+
+
+def _sip_uri(v: str) -> str | None:
+    if v and not re.match(r"^sips?:[^\s]+$", v):
+        return f"must be a sip: or sips: URI (got {v!r})"
+    return None
+
+
+def _port(v: int) -> str | None:
+    return None if 0 <= v <= 65535 else f"must be a port number 0-65535 (got {v})"
+
+
+def _regexes(v: list) -> str | None:
+    for p in v:
+        if not isinstance(p, str):
+            return f"must be a list of strings (got {p!r})"
+        try:
+            re.compile(p)
+        except re.error as e:
+            return f"bad regular expression {p!r}: {e}"
+    return None
+
+
+def _segment(v: str) -> str | None:
+    return None if re.fullmatch(r"[A-Za-z0-9._~-]+", v) else f"must be one URL path segment (got {v!r})"
+
+
+def _url_template(v: str) -> str | None:
+    """A notification URL: http(s), a host, a valid port, no spaces or controls."""
+    if not v:
+        return None
+    from urllib.parse import urlsplit
+
+    if not re.match(r"^https?://[^/\s]", v) or any(not c.isprintable() or c.isspace() for c in v):
+        return f"must be an http:// or https:// URL without spaces (got {v!r})"
+    try:
+        urlsplit(v.replace("$", "")).port
+    except ValueError as e:
+        return f"is not a usable URL: {e} (got {v!r})"
+    return None
+
+
+def _https_template(v: str) -> str | None:
+    if v and not (v.startswith("https://") and "$code" in v):
+        return f"must be an https:// URL containing $code (got {v!r})"
+    return None
+
+
+def _positive(v: int) -> str | None:
+    return None if v > 0 else f"must be a positive number of seconds (got {v})"
+
+
+def _region(v: str) -> str | None:
+    return None if re.fullmatch(r"[A-Z]{2}", v) else f"must be a two-letter region code like 'US' (got {v!r})"
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    name: str = "local"
+    uri: str = "sip:tui-phone@127.0.0.1"
+    registrar: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+    password_command: str = ""
+    transport: str = "udp"
+    srtp: str = "off"
+    local_port: int = 0
+    bind: str = ""
+    proxy: str = ""
+    dtmf: str = "rfc4733"
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_verify: bool = True
+    stun: str = ""
+    ice: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    accounts: tuple[AccountConfig, ...] = (AccountConfig(),)
+    numbers: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["numbers"]))
+    policy: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["policy"]))
+    control: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["control"]))
+    http: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["http"]))
+    notify: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["notify"]))
+    audio: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["audio"]))
+    ui: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["ui"]))
+    provisioning: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["provisioning"]))
+    team: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["team"]))
+    path: Path | None = None
+
+
+# key -> (type, default, validator or None)
+ACCOUNT_SCHEMA: dict[str, tuple[type, Any, Any]] = {
+    "name": (str, None, None),
+    "uri": (str, "", _sip_uri),
+    "registrar": (str, "", _sip_uri),
+    "username": (str, "", None),
+    "password": (str, "", None),
+    "password_command": (str, "", None),
+    "transport": (str, "udp", _choice("udp", "tcp", "tls")),
+    "srtp": (str, "off", _choice("off", "optional", "mandatory")),
+    "local_port": (int, 0, _port),
+    "bind": (str, "", None),
+    "proxy": (str, "", _sip_uri),
+    "dtmf": (str, "rfc4733", _choice("rfc4733", "info")),
+    "tls_ca": (str, "", None),
+    "tls_cert": (str, "", None),
+    "tls_key": (str, "", None),
+    "tls_verify": (bool, True, None),
+    "stun": (str, "", None),
+    "ice": (bool, False, None),
+}
+
+SCHEMA: dict[str, dict[str, tuple[type, Any, Any]]] = {
+    "numbers": {"default_region": (str, "US", _region), "external_prefix": (str, "", None)},
+    "policy": {
+        "confirm_patterns": (list, [r"^\+1900", r"^\+44(9|87)"], _regexes),
+        "allow_unconfirmed": (bool, False, None),
+    },
+    "control": {"socket": (str, "", None)},
+    "http": {
+        "enabled": (bool, False, None), "port": (int, 5678, _port), "make": (str, "make", _segment),
+        "answer": (str, "answer", _segment), "end": (str, "end", _segment), "token": (str, "", None),
+    },
+    "notify": {k: (str, "", _url_template) for k in ("incoming", "active", "end", "outgoing")},
+    "audio": {
+        "input": (str, "", None), "output": (str, "", None), "ring": (str, "", None),
+        "null": (bool, False, None),
+    },
+    "ui": {"theme": (str, "tui-phone", None)},
+    "provisioning": {"url": (str, "", _https_template)},
+    "team": {"source": (str, "", None), "refresh": (int, 300, _positive)},
+}
+SCHEMA_DEFAULTS = {s: {k: d for k, (_, d, _) in keys.items()} for s, keys in SCHEMA.items()}
+
+
+def _line_of(text: str, key: str, section: str | None, index: int = 0) -> int | None:
+    """Best-effort 1-based line of ``key`` inside ``[section]`` (or the
+    ``index``-th ``[[section]]``); the table header's line when the key is absent."""
+    seen, inside, header_line = -1, section is None, None
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if s.startswith("[["):
+            name = s.strip("[]").strip()
+            seen += name == section
+            inside = name == section and seen == index
+        elif s.startswith("["):
+            if section is None and s.strip("[]").strip() == key:
+                return n  # the key is a table of its own
+            inside = s.strip("[]").strip() == section
+        elif inside and re.match(rf"^{re.escape(key)}\s*=", s):
+            return n
+        else:
+            continue
+        if inside:
+            header_line = n
+    return header_line
+
+
+def _check(value: Any, spec: tuple, where: str) -> tuple[Any, str | None]:
+    typ, _, validator = spec
+    if typ is int and isinstance(value, bool) or not isinstance(value, typ):
+        return value, f"must be {typ.__name__} (got {type(value).__name__} {value!r})"
+    return value, validator(value) if validator else None
+
+
+def _fail(path: Path | None, text: str, key: str, section: str | None, index: int, msg: str):
+    line = _line_of(text, key.rsplit(".", 1)[-1], section, index)
+    loc = f"{path or '<config>'}" + (f":{line}" if line else "")
+    raise ConfigError(f"{loc}: {key}: {msg}")
+
+
+def parse(text: str, path: Path | None = None) -> Config:
+    """Validate TOML text into a Config, or raise ConfigError."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path or '<config>'}: not valid TOML: {e}") from None
+    sections: dict[str, dict] = {}
+    for name, value in data.items():
+        if name == "accounts":
+            continue
+        if name not in SCHEMA:
+            _fail(path, text, name, None, 0, "unknown section")
+        if not isinstance(value, dict):
+            _fail(path, text, name, None, 0, "must be a table")
+        out = dict(SCHEMA_DEFAULTS[name])
+        for key, v in value.items():
+            if key not in SCHEMA[name]:
+                _fail(path, text, f"{name}.{key}", name, 0, "unknown key")
+            v, err = _check(v, SCHEMA[name][key], f"{name}.{key}")
+            if err:
+                _fail(path, text, f"{name}.{key}", name, 0, err)
+            out[key] = v
+        sections[name] = out
+    accounts = []
+    raw_accounts = data.get("accounts", [])
+    if not isinstance(raw_accounts, list):
+        _fail(path, text, "accounts", None, 0, "must be an array of tables ([[accounts]])")
+    for i, acc in enumerate(raw_accounts):
+        where = f"accounts[{i}]"
+        if not isinstance(acc, dict):
+            _fail(path, text, where, None, 0, "must be a table")
+        for key, v in acc.items():
+            if key not in ACCOUNT_SCHEMA:
+                _fail(path, text, f"{where}.{key}", "accounts", i, "unknown key")
+            _, err = _check(v, ACCOUNT_SCHEMA[key], key)
+            if err:
+                _fail(path, text, f"{where}.{key}", "accounts", i, err)
+        if not acc.get("uri"):
+            _fail(path, text, f"{where}.uri", "accounts", i, "is required (e.g. 'sip:alice@pbx.example.com')")
+        if "@" not in acc["uri"]:
+            _fail(path, text, f"{where}.uri", "accounts", i, f"must be user@host (got {acc['uri']!r})")
+        name = acc.get("name") or acc["uri"].split(":", 1)[1].split("@", 1)[0]
+        if any(a.name == name for a in accounts):
+            _fail(path, text, f"{where}.name", "accounts", i, f"duplicate account name {name!r}")
+        known = {f.name for f in fields(AccountConfig)}
+        accounts.append(AccountConfig(**{k: v for k, v in acc.items() if k in known} | {"name": name}))
+    kwargs: dict[str, Any] = {s: sections.get(s, dict(SCHEMA_DEFAULTS[s])) for s in SCHEMA}
+    return Config(accounts=tuple(accounts) or (AccountConfig(),), path=path, **kwargs)
+
+
+def load(path: Path | None = None) -> Config:
+    """Load ``path``, else the XDG config file, else the embedded default."""
+    from . import locations
+
+    explicit = path is not None
+    path = Path(path) if explicit else locations.config_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"{path}: no such file") from None
+        return Config()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror if isinstance(e, OSError) else e}") from None
+    return parse(text, path)
+
+
+def password_for(account: AccountConfig) -> str:
+    """The account's password, running ``password_command`` (no shell) if set."""
+    if not account.password_command:
+        return account.password
+    import shlex
+    import subprocess
+
+    try:
+        out = subprocess.run(shlex.split(account.password_command), capture_output=True,
+                             text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise ConfigError(f"account {account.name}: password_command failed: {type(e).__name__}") from None
+    return out.stdout.splitlines()[0] if out.stdout else ""
+
+
+def save_setting(path: Path, section: str, key: str, value: Any) -> None:
+    """Set ``[section] key = value`` in the file with tomlkit: comments, order
+    and everything else stay as the user wrote them. The result must still
+    validate, else the file is left untouched (ConfigError)."""
+    import tomlkit
+
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        doc = tomlkit.parse(text)
+    except Exception as e:  # noqa: BLE001 - tomlkit raises several types
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    if section not in doc:
+        doc[section] = tomlkit.table()
+    doc[section][key] = value
+    new = tomlkit.dumps(doc)
+    parse(new, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(new, encoding="utf-8")
+    if path.exists():
+        tmp.chmod(path.stat().st_mode & 0o777)
+    tmp.replace(path)

@@ -1,0 +1,430 @@
+"""The contacts store: one SQLite file in the XDG data dir (``tui-phone.db``).
+
+- WAL journal with ``synchronous=NORMAL``: a commit appends to the WAL without
+  an fsync, so a write takes about a millisecond; what is committed survives a
+  killed process (a power cut may lose the last commits, never the file).
+- The schema is versioned with ``PRAGMA user_version``: ``MIGRATIONS[i]`` moves
+  the file from version ``i`` to ``i + 1``, each in its own transaction.
+- Search reads two columns of each contact row: ``haystack`` (names, company,
+  email and job title, case-folded, one per line) and ``digits`` (the digits of
+  each number as typed and as E.164). ``contact_search`` indexes both with FTS5's
+  trigram tokenizer (SQLite 3.34+; kept in sync by triggers), so a term of three
+  or more characters is an index lookup; shorter terms, and every term when
+  FTS5 or trigram is missing, are found with ``instr`` on the rows.
+- Caller lookup goes through indexes on ``numbers.e164`` and on ``numbers.tail``
+  (the number's digits reversed, leading zeros dropped).
+
+One connection, guarded by a lock (reads and writes take turns): the UI calls
+this from a worker thread, never from its own. Errors meant for a person are
+:class:`ContactError`; SQLite's own (disk full, locked for more than 5 s) pass
+through as ``sqlite3.Error``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tui_phone import locations
+from tui_phone.contacts.model import Contact, ContactError, Number, validate
+from tui_phone.numbers import NotDialable, dialable, normalize
+
+if TYPE_CHECKING:
+    from tui_phone.history import HistoryEntry
+
+FILENAME = "tui-phone.db"
+TEAM_READ_ONLY = "team contacts are managed on the PBX"
+LOOKUP_MIN_DIGITS = 7
+"""Fewest trailing digits a caller number must share with a stored one (fallback)."""
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def _tail(e164: str) -> str:
+    """The lookup key of a number: its digits reversed, leading zeros (trunk and
+    international prefixes like ``0`` and ``00``) dropped."""
+    return _digits(e164).lstrip("0")[::-1]
+
+
+def _has_trigram(conn: sqlite3.Connection) -> bool:
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp.probe USING fts5(x, tokenize='trigram')")
+        conn.execute("DROP TABLE temp.probe")
+        return True
+    except sqlite3.OperationalError:
+        return False
+
+
+_SEARCH_INDEX = (
+    """CREATE VIRTUAL TABLE contact_search USING fts5(haystack, digits, tokenize='trigram',
+        content='contacts', content_rowid='id')""",
+    """CREATE TRIGGER contacts_search_ai AFTER INSERT ON contacts BEGIN
+        INSERT INTO contact_search (rowid, haystack, digits) VALUES (new.id, new.haystack, new.digits);
+    END""",
+    """CREATE TRIGGER contacts_search_ad AFTER DELETE ON contacts BEGIN
+        INSERT INTO contact_search (contact_search, rowid, haystack, digits)
+        VALUES ('delete', old.id, old.haystack, old.digits);
+    END""",
+    """CREATE TRIGGER contacts_search_au AFTER UPDATE OF haystack, digits ON contacts BEGIN
+        INSERT INTO contact_search (contact_search, rowid, haystack, digits)
+        VALUES ('delete', old.id, old.haystack, old.digits);
+        INSERT INTO contact_search (rowid, haystack, digits) VALUES (new.id, new.haystack, new.digits);
+    END""",
+)
+"""The trigram index over ``contacts.haystack`` and ``contacts.digits`` (external
+content: the text is stored once, in ``contacts``)."""
+
+
+def _v1_contacts(conn: sqlite3.Connection, fts: bool) -> None:
+    conn.execute("""CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- ids are never reused
+        first TEXT NOT NULL, last TEXT NOT NULL, company TEXT NOT NULL,
+        email TEXT NOT NULL, job_title TEXT NOT NULL, sip_uri TEXT NOT NULL,
+        favorite INTEGER NOT NULL DEFAULT 0, team INTEGER NOT NULL DEFAULT 0,
+        sort_key TEXT NOT NULL, haystack TEXT NOT NULL, digits TEXT NOT NULL)""")
+    # Covering: a search walks this in list order and tests haystack/digits without
+    # touching the table, so a rare short term costs one sequential index read.
+    conn.execute("CREATE INDEX contacts_order ON contacts"
+                 " (favorite DESC, sort_key, id, team, haystack, digits)")
+    conn.execute("""CREATE TABLE numbers (
+        contact_id INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+        pos INTEGER NOT NULL, label TEXT NOT NULL, typed TEXT NOT NULL,
+        e164 TEXT NOT NULL, tail TEXT NOT NULL,
+        PRIMARY KEY (contact_id, pos)) WITHOUT ROWID""")
+    conn.execute("CREATE INDEX numbers_e164 ON numbers (e164)")
+    conn.execute("CREATE INDEX numbers_tail ON numbers (tail)")
+    if fts and _has_trigram(conn):
+        for sql in _SEARCH_INDEX:  # not executescript: it would commit the migration
+            conn.execute(sql)
+
+
+def _v2_history(conn: sqlite3.Connection, fts: bool) -> None:
+    conn.execute("""CREATE TABLE history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started REAL NOT NULL, dir TEXT NOT NULL, kind TEXT NOT NULL,
+        num TEXT NOT NULL, sip TEXT NOT NULL, name TEXT NOT NULL, account TEXT NOT NULL,
+        duration REAL NOT NULL, code INTEGER NOT NULL, reason TEXT NOT NULL)""")
+    conn.execute("CREATE INDEX history_started ON history (started DESC)")
+    conn.execute("CREATE INDEX history_kind ON history (kind, started DESC)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection, bool], None]] = [_v1_contacts, _v2_history]
+"""Schema steps; the file's ``user_version`` counts those applied. Append only."""
+
+
+def _phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _terms(text: str) -> list[tuple[str, str]]:
+    """The search text as ``(kind, term)`` pairs that must all match: kind
+    ``digits`` for a number fragment (separators dropped, so ``555-01`` and
+    ``555 01`` both look for ``55501``), ``text`` for a word."""
+    text = text.strip()
+    try:
+        whole = dialable(text)
+    except NotDialable:
+        whole = ""
+    if _digits(whole):
+        return [("digits", _digits(whole))]
+    out = []
+    for word in text.split():
+        try:
+            digits = _digits(dialable(word))
+        except NotDialable:
+            digits = ""
+        out.append(("digits", digits) if digits else ("text", word.casefold()))
+    return out
+
+
+_SELECT = """SELECT c.id, c.first, c.last, c.company, c.email, c.job_title, c.sip_uri,
+    c.favorite, c.team,
+    (SELECT json_group_array(json_array(label, typed, e164))
+       FROM (SELECT label, typed, e164 FROM numbers WHERE contact_id = c.id ORDER BY pos))
+    FROM contacts c"""
+_ORDER = " ORDER BY c.favorite DESC, c.sort_key, c.id"
+
+
+def _contact(row: tuple) -> Contact:
+    id_, first, last, company, email, job_title, sip_uri, favorite, team, numbers = row
+    return Contact(id_, first, last, tuple(Number(*n) for n in json.loads(numbers)), email,
+                   job_title, company, bool(favorite), bool(team), sip_uri)
+
+
+class ContactsDB:
+    """External contacts and the team, stored in SQLite.
+
+    ``path`` defaults to ``locations.data_dir() / "tui-phone.db"``; ``region`` is
+    the default region for numbers without a country code. ``fts=False`` forces
+    the ``instr`` scan (tests; SQLite without FTS5) when the file is created.
+    """
+
+    def __init__(self, path: str | Path | None = None, region: str = "US", *, fts: bool = True):
+        self.path = Path(path) if path is not None else locations.data_dir() / FILENAME
+        self.region = region
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA busy_timeout = 5000")
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        try:
+            self._migrate(fts)
+        except BaseException:
+            self._conn.close()
+            raise
+        self.fts = bool(self._read("SELECT 1 FROM sqlite_master WHERE name = 'contact_search'"))
+
+    # ----- plumbing -----------------------------------------------------------------
+
+    def _migrate(self, fts: bool) -> None:
+        with self._write() as conn:  # BEGIN IMMEDIATE: two processes never migrate twice
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise ContactError(f"{self.path}: schema version {version} is newer than this "
+                                   f"tui-phone knows ({len(MIGRATIONS)})")
+            for number, step in enumerate(MIGRATIONS[version:], version + 1):
+                step(conn, fts)
+                conn.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.execute("PRAGMA optimize")  # keeps the planner's statistics fresh
+            self._conn.close()
+
+    def __enter__(self) -> ContactsDB:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self._read("PRAGMA user_version")[0][0]
+
+    def _store(self, conn: sqlite3.Connection, c: Contact) -> Contact:
+        """Insert ``c`` (already validated) with its numbers and search row; with
+        ``c.id`` set, that id is reused (the caller deleted the old rows)."""
+        haystack = "\n".join(f.casefold() for f in (c.first, c.last, c.company, c.email, c.job_title))
+        digits = " ".join(dict.fromkeys(
+            d for n in c.numbers for d in (_digits(n.typed), _digits(n.e164)) if d))
+        row = (c.first, c.last, c.company, c.email, c.job_title, c.sip_uri,
+               int(c.favorite), int(c.team), c.name.casefold(), haystack, digits)
+        cur = conn.execute(
+            "INSERT INTO contacts (id, first, last, company, email, job_title, sip_uri,"
+            " favorite, team, sort_key, haystack, digits)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (c.id, *row))
+        c = replace(c, id=cur.lastrowid)
+        conn.executemany(
+            "INSERT INTO numbers (contact_id, pos, label, typed, e164, tail) VALUES (?, ?, ?, ?, ?, ?)",
+            [(c.id, i, n.label, n.typed, n.e164, _tail(n.e164)) for i, n in enumerate(c.numbers)])
+        return c
+
+    @staticmethod
+    def _remove(conn: sqlite3.Connection, ids: list[int]) -> None:
+        marks = ",".join("?" * len(ids))
+        conn.execute(f"DELETE FROM contacts WHERE id IN ({marks})", ids)  # numbers cascade
+
+    @staticmethod
+    def _editable(conn: sqlite3.Connection, contact_id: int) -> None:
+        row = conn.execute("SELECT team FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+        if row is None:
+            raise ContactError(f"no contact with id {contact_id}")
+        if row[0]:
+            raise ContactError(TEAM_READ_ONLY)
+
+    # ----- external contacts --------------------------------------------------------
+
+    def add(self, contact: Contact) -> Contact:
+        """Validate and store a new external contact; returns it with its id and
+        E.164 numbers. Team contacts come only through :meth:`replace_team`."""
+        return self.add_many([contact])[0]
+
+    def add_many(self, contacts: Iterable[Contact]) -> list[Contact]:
+        """:meth:`add` for many contacts in one transaction: all are stored or, when
+        one is refused, none (the error names it: ``contact 3: email: …``)."""
+        contacts = list(contacts)
+        valid = []
+        for i, c in enumerate(contacts, 1):
+            if c.team:
+                raise ContactError(TEAM_READ_ONLY)
+            try:
+                valid.append(replace(validate(c, self.region), id=None))
+            except ContactError as e:
+                if len(contacts) == 1:
+                    raise
+                raise e.within(f"contact {i}") from None
+        with self._write() as conn:
+            return [self._store(conn, c) for c in valid]
+
+    def update(self, contact: Contact) -> Contact:
+        """Replace the stored contact with ``contact.id`` (same validation as :meth:`add`)."""
+        if contact.id is None:
+            raise ContactError("contact has no id (add it first)")
+        with self._write() as conn:
+            self._editable(conn, contact.id)
+            valid = replace(validate(contact, self.region), team=False)
+            self._remove(conn, [contact.id])
+            return self._store(conn, valid)
+
+    def delete(self, contact_id: int) -> None:
+        """Remove an external contact."""
+        with self._write() as conn:
+            self._editable(conn, contact_id)
+            self._remove(conn, [contact_id])
+
+    def set_favorite(self, contact_id: int, favorite: bool) -> Contact:
+        """Star or unstar any contact, team members included (a local preference)."""
+        with self._write() as conn:
+            cur = conn.execute("UPDATE contacts SET favorite = ? WHERE id = ?",
+                               (int(favorite), contact_id))
+            if cur.rowcount == 0:
+                raise ContactError(f"no contact with id {contact_id}")
+        return self.get(contact_id)
+
+    # ----- reading ------------------------------------------------------------------
+
+    def get(self, contact_id: int) -> Contact | None:
+        rows = self._read(_SELECT + " WHERE c.id = ?", (contact_id,))
+        return _contact(rows[0]) if rows else None
+
+    def search(self, text: str = "", include_team: bool = True,
+               limit: int | None = None) -> list[Contact]:
+        """Contacts matching every word of ``text``, favorites first, then by name
+        (case-insensitive); ``""`` lists all.
+
+        A word matches a substring of the first or last name, company, email or
+        job title. A number fragment (digits with separators, e.g. ``555``,
+        ``212-555``, ``+1 212``) matches a substring of any number's digits, as
+        typed or as E.164. ``limit`` caps the list (a pane shows one screen).
+        """
+        where, params = [], []
+        for kind, term in _terms(text):
+            column = "digits" if kind == "digits" else "haystack"
+            if self.fts and len(term) >= 3:
+                where.append("c.id IN (SELECT rowid FROM contact_search WHERE contact_search MATCH ?)")
+                params.append(f"{column} : {_phrase(term)}")
+            else:
+                where.append(f"instr(c.{column}, ?) > 0")
+                params.append(term)
+        if not include_team:
+            where.append("c.team = 0")
+        # Filter, order and cut on the narrow rows first; build numbers for the hits only.
+        hits = ("SELECT c.id, c.favorite, c.sort_key FROM contacts c"
+                + (" WHERE " + " AND ".join(where) if where else "") + _ORDER
+                + (" LIMIT ?" if limit is not None else ""))
+        if limit is not None:
+            params.append(limit)
+        sql = (_SELECT + f" JOIN ({hits}) hit ON hit.id = c.id"
+               " ORDER BY hit.favorite DESC, hit.sort_key, hit.id")
+        return [_contact(row) for row in self._read(sql, params)]
+
+    def lookup(self, number: str) -> Contact | None:
+        """The contact a caller's number belongs to, or None.
+
+        First by E.164 (``number`` normalized in the default region, so
+        ``(212) 555-0100``, ``2125550100`` and ``+1 212 555 0100`` all find
+        ``+12125550100``; extensions match exactly). Else by trailing digits: with
+        leading zeros dropped from both, one number's digits end with the other's
+        and at least ``LOOKUP_MIN_DIGITS`` agree (``0301234567`` finds
+        ``+49 30 1234567``; ``+1 646 555 0100`` never finds ``+1 212 555 0100``).
+        The longest agreement wins; when it points at two different contacts the
+        caller is ambiguous and None is returned (a wrong name is worse than none).
+        An exact E.164 match shared by several contacts goes to a favorite, then
+        to the oldest entry.
+        """
+        try:
+            dial = dialable(number)
+        except NotDialable:
+            return None
+        if not _digits(dial):
+            return None
+        order = " ORDER BY c.favorite DESC, c.id LIMIT 1"
+        rows = self._read(_SELECT + " JOIN numbers n ON n.contact_id = c.id WHERE n.e164 = ?"
+                          + order, (normalize(dial, self.region),))
+        if rows:
+            return _contact(rows[0])
+        tail = _tail(dial)
+        if len(tail) < LOOKUP_MIN_DIGITS:
+            return None
+        # Index range: stored tails that begin with the caller's last 7 digits.
+        key = tail[:LOOKUP_MIN_DIGITS]
+        found: dict[int, set[int]] = {}
+        for stored, contact_id in self._read(
+                "SELECT tail, contact_id FROM numbers WHERE tail >= ? AND tail < ?", (key, key + ":")):
+            if tail.startswith(stored) or stored.startswith(tail):
+                found.setdefault(min(len(stored), len(tail)), set()).add(contact_id)
+        best = found[max(found)] if found else set()
+        return self.get(best.pop()) if len(best) == 1 else None
+
+    # ----- the team -----------------------------------------------------------------
+
+    def replace_team(self, contacts: Iterable[Contact]) -> list[Contact]:
+        """Make ``contacts`` the whole team (read-only entries from the PBX directory).
+
+        All are validated before anything changes. A member already present (same
+        SIP URI, else same first and last name) keeps its id and its favorite star.
+        """
+        valid = []
+        for i, c in enumerate(contacts, 1):
+            try:
+                valid.append(replace(validate(c, self.region), team=True, favorite=False))
+            except ContactError as e:
+                raise e.within(f"team member {i}") from None
+
+        def key(c: Contact) -> tuple:
+            return ("sip", c.sip_uri.casefold()) if c.sip_uri else ("name", c.first, c.last)
+
+        with self._write() as conn:
+            old: dict[tuple, tuple[int, bool]] = {}
+            for row in conn.execute(_SELECT + " WHERE c.team = 1").fetchall():
+                old.setdefault(key(_contact(row)), (row[0], bool(row[7])))
+            conn.execute("DELETE FROM contacts WHERE team = 1")
+            stored = []
+            for c in valid:
+                id_, favorite = old.pop(key(c), (None, False))
+                stored.append(self._store(conn, replace(c, id=id_, favorite=favorite)))
+            return stored
+
+    # ----- call history -------------------------------------------------------------
+
+    def add_history(self, entry: HistoryEntry) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO history (started, dir, kind, num, sip, name, account, duration, code, reason)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (entry.started, entry.dir, entry.kind, entry.num, entry.sip, entry.name, entry.account,
+                 entry.duration, entry.code, entry.reason))
+
+    def history(self, kind: str | None = None, limit: int = 200) -> list[HistoryEntry]:
+        """Newest first; ``kind`` narrows to in | out | missed | rejected."""
+        from ..history import HistoryEntry
+
+        sql = ("SELECT id, started, dir, kind, num, sip, name, account, duration, code, reason FROM history"
+               + (" WHERE kind = ?" if kind else "") + " ORDER BY started DESC, id DESC LIMIT ?")
+        rows = self._read(sql, ((kind,) if kind else ()) + (limit,))
+        return [HistoryEntry(*row) for row in rows]

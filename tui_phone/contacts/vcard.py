@@ -1,0 +1,140 @@
+"""vCard import (3.0, 4.0; 2.1 type flags too) and export (3.0) with vobject.
+
+Import reads what a contact holds: N (else FN), ORG (first component), TITLE,
+the first EMAIL, every TEL (CELL → mobile, WORK → work, HOME → home, anything
+else → other; a 4.0 ``tel:`` URI loses its ``tel:`` and parameters), IMPP with
+a ``sip:``/``sips:`` address, and ``X-TUI-PHONE-FAVORITE:1``. The text is split
+into ``BEGIN:VCARD … END:VCARD`` blocks here and each block is parsed on its own,
+so a broken card becomes one problem naming its first line and the others are
+still imported. Cards pass the same validation as the contact form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+import vobject
+
+from tui_phone.contacts.model import Contact, ContactError, Number, validate
+
+FAVORITE = "X-TUI-PHONE-FAVORITE"
+_LABEL_OF_TYPE = (("cell", "mobile"), ("work", "work"), ("home", "home"))
+_TYPE_OF_LABEL = {"mobile": "CELL", "work": "WORK", "home": "HOME", "other": "VOICE"}
+
+
+def _blocks(text: str) -> Iterator[tuple[int, str | None, str]]:
+    """``(line, card text or None, problem)`` for each card or stray text, in order."""
+    start, lines, stray = None, [], False
+    for n, line in enumerate(text.splitlines(), 1):
+        folded = line[:1].isspace()  # a folded continuation is never BEGIN or END
+        tag = "" if folded else line.strip().upper()
+        if tag == "BEGIN:VCARD":
+            if start is not None:
+                yield start, None, "BEGIN:VCARD without END:VCARD"
+            start, lines = n, []
+        if start is not None:
+            lines.append(line)
+            if tag == "END:VCARD":
+                yield start, "\r\n".join(lines) + "\r\n", ""
+                start = None
+            stray = False
+        elif line.strip() and not stray:
+            yield n, None, "text outside a card"
+            stray = True
+    if start is not None:
+        yield start, None, "BEGIN:VCARD without END:VCARD"
+
+
+def _text(value) -> str:
+    """A vobject value that may be a list of components, as one string."""
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v).strip() for v in value if str(v).strip())
+    return str(value or "").strip()
+
+
+def _first(card, name: str) -> str:
+    entries = card.contents.get(name) or []
+    return _text(entries[0].value) if entries else ""
+
+
+def _label(tel) -> str:
+    types = {t.strip().lower() for v in tel.params.get("TYPE", []) for t in v.split(",")}
+    types |= {t.lower() for t in tel.singletonparams}
+    return next((label for t, label in _LABEL_OF_TYPE if t in types), "other")
+
+
+def _contact(card) -> Contact:
+    first = last = ""
+    if card.contents.get("n"):
+        name = card.n.value
+        first = " ".join(p for p in (_text(name.given), _text(name.additional)) if p)
+        last = _text(name.family)
+    orgs = card.contents.get("org") or []
+    org = orgs[0].value if orgs else ""
+    company = _text(org[0] if isinstance(org, (list, tuple)) and org else org)
+    fn = _first(card, "fn")
+    if not (first or last) and fn and fn != company:
+        first, _, last = fn.rpartition(" ")
+        first, last = (first, last) if first else (last, "")
+    numbers = []
+    for tel in card.contents.get("tel", []):
+        value = _text(tel.value)
+        if value.lower().startswith("tel:"):
+            value = value[4:].split(";", 1)[0]
+        if value:
+            numbers.append(Number(_label(tel), value))
+    sip_uri = next((_text(i.value) for i in card.contents.get("impp", [])
+                    if re.match(r"sips?:", _text(i.value), re.I)), "")
+    favorite = _first(card, FAVORITE.lower()).lower() in ("1", "true", "yes")
+    return Contact(first=first, last=last, numbers=tuple(numbers), email=_first(card, "email"),
+                   job_title=_first(card, "title"), company=company, favorite=favorite,
+                   sip_uri=sip_uri)
+
+
+def read_vcards(text: str, region: str = "US") -> tuple[list[Contact], list[str]]:
+    """The good cards of ``text`` as validated contacts (no ids), and one problem
+    per bad card, e.g. ``line 12: card has no name``."""
+    contacts, problems = [], []
+    for line, block, problem in _blocks(text):
+        if block is None:
+            problems.append(f"line {line}: {problem}")
+            continue
+        try:
+            card = vobject.readOne(block)
+        except Exception as e:  # vobject raises many kinds on bad input; any is one bad card
+            reason = re.sub(r"^At line \d+: ", "", str(e)) or type(e).__name__
+            problems.append(f"line {line}: cannot read card: {reason}")
+            continue
+        try:
+            contacts.append(validate(_contact(card), region))
+        except ContactError as e:
+            reason = "card has no name (N, FN or ORG)" if e.field == "name" else str(e)
+            problems.append(f"line {line}: {reason}")
+    return contacts, problems
+
+
+def write_vcards(contacts: Iterable[Contact]) -> str:
+    """vCard 3.0 text for ``contacts``; :func:`read_vcards` gives them back
+    (ids and the team flag aside)."""
+    out = []
+    for c in contacts:
+        card = vobject.vCard()
+        card.add("n").value = vobject.vcard.Name(family=c.last, given=c.first)
+        card.add("fn").value = c.name
+        if c.company:
+            card.add("org").value = [c.company]
+        if c.job_title:
+            card.add("title").value = c.job_title
+        if c.email:
+            email = card.add("email")
+            email.value, email.type_param = c.email, "INTERNET"
+        for n in c.numbers:
+            tel = card.add("tel")
+            tel.value, tel.type_param = n.typed, _TYPE_OF_LABEL[n.label]
+        if c.sip_uri:
+            card.add("impp").value = c.sip_uri
+        if c.favorite:
+            card.add(FAVORITE.lower()).value = "1"
+        out.append(card.serialize())
+    return "".join(out)

@@ -1,0 +1,266 @@
+"""The one store: immutable state and a pure ``reduce(state, event)``.
+
+The Textual app keeps the current ``State`` in a reactive attribute, the
+control server and the notifier subscribe to the same changes (see
+``phone.Phone``). Nothing here does I/O or touches pjsua2 or Textual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .sip.engine import (
+    CallAdded,
+    CallEnded,
+    CallInfoSet,
+    CallProgress,
+    AudioState,
+    ConferenceSet,
+    HistoryAdded,
+    Message,
+    MessagesRead,
+    MissedSeen,
+    OwnStatus,
+    Presence,
+    TeamLoaded,
+    CallRemoved,
+    CallState,
+    Event,
+    Log,
+    RegState,
+)
+
+MAX_LOG = 200
+MAX_ENDED = 20
+MAX_MESSAGES = 500
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uri: str
+    registrar: str = ""
+    registered: bool = False
+    code: int = 0
+    reason: str = ""
+
+    @property
+    def ready(self) -> bool:
+        """Can take calls: registered, or a direct account that needs no registrar."""
+        return self.registered or not self.registrar
+
+    @property
+    def status_text(self) -> str:
+        if not self.registrar:
+            return "direct (no registrar)"
+        if self.registered:
+            return "registered"
+        if self.code:
+            return f"unregistered: {self.code} {self.reason}".rstrip()
+        return "registering…"
+
+
+@dataclass(frozen=True)
+class Call:
+    id: int
+    dir: str
+    sip: str
+    num: str = ""
+    dn: str = ""
+    account: str = ""
+    guid: str = ""
+    state: CallState = CallState.SETUP
+    code: int = 0
+    reason: str = ""
+    started: float = 0.0
+    connected_at: float | None = None
+    ended_at: float | None = None
+    callerid: str | None = None
+    cat: str | None = None
+    bind: str | None = None
+    conference: bool = False  # merged into the local conference
+    info: str | None = None  # CallInfo text from an app
+    info_link: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.state is not CallState.DISCONNECTED
+
+    @property
+    def who(self) -> str:
+        """What a person reads: number, else the URI."""
+        return self.num or self.sip
+
+
+@dataclass(frozen=True)
+class LogLine:
+    level: str
+    text: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class State:
+    accounts: tuple[Account, ...] = ()
+    calls: tuple[Call, ...] = ()
+    ended: tuple[Call, ...] = ()  # recently ended calls, newest last
+    status: str = "available"  # what we publish: available | unavailable | in-call
+    presence: tuple[tuple[str, str, str], ...] = ()  # (uri, status, note) of watched URIs
+    team: tuple[tuple[str, str], ...] = ()  # (name, SIP URI) from the directory
+    messages: tuple[Message, ...] = ()  # newest last, bounded
+    unread: tuple[tuple[str, int], ...] = ()  # (peer, unread incoming messages)
+    audio: AudioState = AudioState("")  # sound device in use ("" = none) and mute
+    missed: int = 0  # missed calls since the user last looked at the history
+    history_version: int = 0  # bumps on every history write (panes re-read)
+    log: tuple[LogLine, ...] = ()
+
+    def presence_of(self, uri: str) -> str | None:
+        return next((st for u, st, _ in self.presence if u == uri), None)
+
+    @property
+    def registered(self) -> bool:
+        """The provider model's flag: the default account can take calls."""
+        if not self.accounts:
+            return False
+        return self.accounts[0].ready
+
+    def call(self, id: int) -> Call | None:
+        return next((c for c in self.calls if c.id == id), None)
+
+    def alerting(self) -> Call | None:
+        """The newest ringing incoming call."""
+        return next((c for c in reversed(self.calls) if c.state is CallState.ALERTING), None)
+
+    def current(self) -> Call | None:
+        """The call an unqualified hang-up acts on: the connected one, else the
+        newest ringing or dialling one."""
+        for c in reversed(self.calls):
+            if c.state in (CallState.CONNECTED, CallState.HELD):
+                return c
+        return next((c for c in reversed(self.calls) if c.live), None)
+
+
+def _replace_call(s: State, id: int, changes: dict) -> State:
+    return replace(s, calls=tuple(replace(c, **changes) if c.id == id else c for c in s.calls))
+
+
+def _log(state: State, level: str, text: str, at: float) -> State:
+    return replace(state, log=(state.log + (LogLine(level, text, at),))[-MAX_LOG:])
+
+
+def reduce(state: State, event: Event) -> State:
+    """Return the state after ``event``. Pure: same inputs, same output."""
+    match event:
+        case RegState(account=name, registered=ok, code=code, reason=reason):
+            accounts = tuple(
+                replace(a, registered=ok, code=code, reason=reason) if a.name == name else a
+                for a in state.accounts
+            )
+            return replace(state, accounts=accounts)
+        case CallAdded():
+            if state.call(event.id):
+                return state
+            call = Call(
+                id=event.id, dir=event.dir, sip=event.sip, num=event.num, dn=event.dn,
+                account=event.account, guid=event.guid, started=event.at,
+                state=CallState.ALERTING if event.dir == "i" else CallState.SETUP,
+                callerid=event.callerid, cat=event.cat, bind=event.bind,
+            )
+            return replace(state, calls=state.calls + (call,))
+        case CallProgress(id=id, state=new, code=code, reason=reason, at=at):
+            call = state.call(id)
+            if call is None or not call.live:
+                return state
+            changes = {"state": new, "code": code or call.code, "reason": reason or call.reason}
+            if new is CallState.CONNECTED and call.connected_at is None:
+                changes["connected_at"] = at
+            return _replace_call(state, id, changes)
+        case CallEnded(id=id, code=code, reason=reason, at=at):
+            call = state.call(id)
+            if call is None or not call.live:
+                return state
+            return _replace_call(state, id, dict(
+                state=CallState.DISCONNECTED, code=code, reason=reason, ended_at=at))
+        case CallRemoved(id=id):
+            call = state.call(id)
+            if call is None:
+                return state
+            return replace(
+                state,
+                calls=tuple(c for c in state.calls if c.id != id),
+                ended=(state.ended + (call,))[-MAX_ENDED:],
+            )
+        case CallInfoSet(id=id, text=text, link=link):
+            if state.call(id) is None:
+                return state
+            return _replace_call(state, id, dict(info=text, info_link=link))
+        case Presence(uri=uri, status=st, note=note):
+            rest = tuple(p for p in state.presence if p[0] != uri)
+            if (uri, st, note) in state.presence:
+                return state
+            return replace(state, presence=rest + ((uri, st, note),))
+        case Message(dir=d, peer=peer, key=key) as msg:
+            if key and any(m.key == key for m in state.messages):  # a result for one we sent
+                msgs = tuple(msg if m.key == key else m for m in state.messages)
+                return replace(state, messages=msgs)
+            unread = state.unread
+            if d == "i":
+                counts = dict(unread)
+                counts[peer] = counts.get(peer, 0) + 1
+                unread = tuple(counts.items())
+            return replace(state, messages=(state.messages + (msg,))[-MAX_MESSAGES:], unread=unread)
+        case AudioState():
+            return state if event == state.audio else replace(state, audio=event)
+        case ConferenceSet(ids=ids):
+            calls = tuple(replace(c, conference=c.id in ids) if c.conference != (c.id in ids) else c
+                          for c in state.calls)
+            return replace(state, calls=calls)
+        case MessagesRead(peer=peer):
+            if not dict(state.unread).get(peer):
+                return state
+            return replace(state, unread=tuple((p, n) for p, n in state.unread if p != peer))
+        case HistoryAdded(kind=kind):
+            return replace(state, missed=state.missed + (kind == "missed"),
+                           history_version=state.history_version + 1)
+        case MissedSeen():
+            return state if not state.missed else replace(state, missed=0)
+        case TeamLoaded(members=members):
+            return state if members == state.team else replace(state, team=members)
+        case OwnStatus(status=st):
+            return state if st == state.status else replace(state, status=st)
+        case Log(level=level, text=text, at=at):
+            return _log(state, level, text, at)
+    return state
+
+
+def model(state: State) -> dict:
+    """The innovaphone provider model (service info + model) of DESIGN.md."""
+    calls = []
+    for c in state.calls:
+        item = {"id": c.id, "guid": c.guid, "dir": c.dir, "num": c.num, "sip": c.sip,
+                "dn": c.dn, "state": c.state.value}
+        if c.state is CallState.DISCONNECTED:
+            item.update(code=c.code, reason=c.reason)
+        if c.conference:
+            item["conference"] = True
+        for key in ("callerid", "cat", "bind", "info", "info_link"):
+            if getattr(c, key):
+                item[key] = getattr(c, key)
+        calls.append(item)
+    accounts = [
+        {"name": a.name, "uri": a.uri, "registered": a.ready,
+         "code": a.code, "reason": a.reason}
+        for a in state.accounts
+    ]
+    return {
+        "dev:tui-phone": {
+            "title": "tui-phone",
+            "info": {"type": "softphone"},
+            "model": {"registered": state.registered, "status": state.status, "missed": state.missed,
+                      "unread": sum(n for _, n in state.unread),
+                      "audio": {"device": state.audio.device, "muted": state.audio.muted},
+                      "accounts": accounts, "calls": calls,
+                      "team": [{"dn": name, "sip": uri, "status": state.presence_of(uri) or "offline"}
+                               for name, uri in state.team]},
+        }
+    }

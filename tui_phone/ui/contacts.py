@@ -1,0 +1,273 @@
+"""The contacts pane (external contacts and the team, searchable, favorites
+first) and the team pane (live status). The database is used from worker
+threads so no keystroke waits on SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, OptionList, TextArea
+
+from ..contacts.model import LABELS, Contact, ContactError, Number
+
+STATUS_STYLE = {"available": "green", "unavailable": "yellow", "in-call": "red", "offline": "grey50"}
+FILTERS = {"0": None, "1": "available", "2": "unavailable", "3": "in-call", "4": "offline"}
+
+
+def numbers_text(contact: Contact) -> str:
+    return ", ".join(n.typed for n in contact.numbers)
+
+
+class ContactsPane(Vertical):
+    """Search as you type; ★ favorites first; Enter calls."""
+
+    BINDINGS = [
+        Binding("n", "new", "New"),
+        Binding("e", "edit", "Edit"),
+        Binding("x,delete", "delete", "Delete"),
+        Binding("f", "favorite", "★"),
+        Binding("slash", "search", "Search"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="search names, company, email, digits", id="contact-search")
+        table = DataTable(id="contact-list", cursor_type="row")
+        table.add_column("★", key="fav", width=1)
+        table.add_column("name", key="name")
+        table.add_column("company", key="company")
+        table.add_column("numbers", key="numbers")
+        yield table
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#contact-list", DataTable)
+
+    def on_mount(self) -> None:
+        self.contacts: list[Contact] = []
+        self.refresh_list()
+
+    @on(Input.Changed, "#contact-search")
+    def _search(self) -> None:
+        self.refresh_list()
+
+    @on(Input.Submitted, "#contact-search")
+    def _to_list(self) -> None:
+        self.table.focus()
+
+    @work(exclusive=True, group="contact-search")
+    async def refresh_list(self) -> None:
+        phone = self.app.phone
+        text = self.query_one("#contact-search", Input).value
+        # the database opens on first use: that too happens off the UI thread
+        found = await asyncio.to_thread(lambda: phone.contacts.search(text, True, 500))
+        self.show(found)
+
+    def show(self, contacts: list[Contact]) -> None:
+        self.contacts = contacts
+        keep = self.selected()
+        self.table.clear()
+        for c in contacts:
+            name = Text(c.name)
+            if c.team:
+                name.append("  team", style="italic dim")
+            self.table.add_row(Text("★", style="bold gold1") if c.favorite else "", name, Text(c.company),
+                               Text(numbers_text(c)), key=str(c.id))
+        if keep is not None and any(c.id == keep.id for c in contacts):
+            self.table.move_cursor(row=self.table.get_row_index(str(keep.id)))
+
+    def selected(self) -> Contact | None:
+        if not self.table.row_count:
+            return None
+        try:
+            key = self.table.coordinate_to_cell_key(self.table.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001 - no valid cursor
+            return None
+        return next((c for c in self.contacts if str(c.id) == key), None)
+
+    @on(DataTable.RowSelected, "#contact-list")
+    async def _call(self) -> None:
+        contact = self.selected()
+        if contact is not None:
+            await call_contact(self.app, contact)
+
+    def action_search(self) -> None:
+        self.query_one("#contact-search", Input).focus()
+
+    def action_new(self) -> None:
+        self.app.push_screen(ContactForm(None), self._saved)
+
+    def _editable(self) -> Contact | None:
+        """The selected contact if the user may change it (team ones are the PBX's)."""
+        contact = self.selected()
+        if contact is not None and contact.team:
+            self.app.notify("team contacts are managed on the PBX", severity="warning")
+            return None
+        return contact
+
+    def action_edit(self) -> None:
+        contact = self._editable()
+        if contact is not None:
+            self.app.push_screen(ContactForm(contact), self._saved)
+
+    def _saved(self, contact: Contact | None) -> None:
+        if contact is not None:
+            self.app.notify(f"saved {contact.name}")
+            self.refresh_list()
+
+    def action_delete(self) -> None:
+        from .dialogs import Confirm
+
+        contact = self._editable()
+        if contact is None:
+            return
+
+        async def decided(yes: bool | None) -> None:
+            if yes:
+                await asyncio.to_thread(self.app.phone.contacts.delete, contact.id)
+                self.app.notify(f"deleted {contact.name}")
+                self.refresh_list()
+
+        self.app.push_screen(Confirm(f"Delete {contact.name}?", numbers_text(contact), yes="Delete"),
+                             decided)
+
+    async def action_favorite(self) -> None:
+        contact = self.selected()
+        if contact is not None:
+            await asyncio.to_thread(self.app.phone.contacts.set_favorite, contact.id, not contact.favorite)
+            self.refresh_list()
+
+
+async def call_contact(app, contact: Contact) -> None:
+    """Dial the contact's number; ask which when there are several."""
+    targets = [(f"{n.label}: {n.typed}", n.e164 or n.typed) for n in contact.numbers]
+    if not targets and contact.sip_uri:
+        targets = [(contact.sip_uri, contact.sip_uri)]
+    if not targets:
+        app.notify(f"{contact.name} has no number", severity="warning")
+        return
+    if len(targets) == 1:
+        await app.dial(targets[0][1])
+        return
+
+    async def picked(target: str | None) -> None:
+        if target:
+            await app.dial(target)
+
+    app.push_screen(NumberPicker(contact.name, targets), picked)
+
+
+class NumberPicker(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, name: str, targets: list[tuple[str, str]]):
+        super().__init__()
+        self.title_text, self.targets = name, targets
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Call {self.title_text} on…", classes="question", markup=False)
+            yield OptionList(*[Text(label) for label, _ in self.targets], id="numbers")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.targets[event.option_index][1])
+
+
+class ContactForm(ModalScreen[Contact | None]):
+    """Create or edit an external contact. Numbers: one per line, optionally
+    led by a label (mobile, work, home, other)."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    FIELDS = (("first", "First name"), ("last", "Last name"), ("email", "Email"),
+              ("job_title", "Job title"), ("company", "Company"))
+
+    def __init__(self, contact: Contact | None):
+        super().__init__()
+        self.contact = contact
+
+    def compose(self) -> ComposeResult:
+        c = self.contact or Contact()
+        with Vertical(classes="dialog form"):
+            yield Label("Edit contact" if self.contact else "New contact", classes="question")
+            for key, label in self.FIELDS:
+                yield Input(getattr(c, key), placeholder=label, id=f"f-{key}", compact=True)
+            yield Label("Numbers, one per line: [mobile|work|home|other] number", classes="detail")
+            yield TextArea("\n".join(f"{n.label} {n.typed}" for n in c.numbers), id="f-numbers")
+            yield Label("", id="form-error", classes="error")
+            yield Button("Save", id="save", variant="primary")
+
+    def numbers(self) -> tuple[Number, ...]:
+        out = []
+        for line in self.query_one("#f-numbers", TextArea).text.splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            label, _, rest = line.partition(" ")
+            if label.lower().rstrip(":") in LABELS and rest.strip():
+                out.append(Number(label.lower().rstrip(":"), rest.strip()))
+            else:
+                out.append(Number("other", line))
+        return tuple(out)
+
+    @on(Button.Pressed, "#save")
+    async def action_save(self) -> None:
+        values = {key: self.query_one(f"#f-{key}", Input).value.strip() for key, _ in self.FIELDS}
+        base = self.contact or Contact()
+        draft = Contact(base.id, numbers=self.numbers(), favorite=base.favorite, **values)
+        db = self.app.phone.contacts
+        try:
+            saved = await asyncio.to_thread(db.update if self.contact else db.add, draft)
+        except ContactError as e:
+            self.query_one("#form-error", Label).update(str(e))
+            return
+        self.dismiss(saved)
+
+
+class TeamPane(Vertical):
+    """Team members with live status; 0-4 filter by status; Enter calls."""
+
+    BINDINGS = [Binding(k, f"filter('{k}')", v or "all", show=False) for k, v in FILTERS.items()]
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="team-filter")
+        table = DataTable(id="team-list", cursor_type="row")
+        table.add_column("", key="dot", width=1)
+        table.add_column("name", key="name")
+        table.add_column("status", key="status")
+        table.add_column("address", key="sip")
+        yield table
+
+    def on_mount(self) -> None:
+        self.only: str | None = None
+        self.rows: list[tuple[str, str, str]] = []
+        self._label()
+
+    def _label(self) -> None:
+        self.query_one("#team-filter", Label).update(
+            f"showing: {self.only or 'everyone'}   (0 all · 1 available · 2 unavailable · 3 in-call · 4 offline)")
+
+    def action_filter(self, key: str) -> None:
+        self.only = FILTERS[key]
+        self._label()
+        self.show(self.app.state)
+
+    def show(self, state) -> None:
+        table = self.query_one("#team-list", DataTable)
+        rows = [(name, uri, state.presence_of(uri) or "offline") for name, uri in state.team]
+        rows = [r for r in rows if self.only is None or r[2] == self.only]
+        if rows == self.rows:
+            return
+        self.rows = rows
+        table.clear()
+        for name, uri, status in rows:
+            table.add_row(Text("●", style=STATUS_STYLE[status]), Text(name),
+                          Text(status, style=STATUS_STYLE[status]), Text(uri), key=uri)
+
+    @on(DataTable.RowSelected, "#team-list")
+    async def _call(self, event: DataTable.RowSelected) -> None:
+        await self.app.dial(event.row_key.value)

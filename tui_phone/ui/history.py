@@ -1,0 +1,106 @@
+"""The history pane: every call, newest first; `m` shows missed calls only;
+Enter calls back (or redials)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Label
+
+from ..history import HistoryEntry
+
+KIND_STYLE = {"in": ("↙ in", "green"), "out": ("↗ out", ""), "missed": ("✗ missed", "bold red"),
+              "rejected": ("⊘ rejected", "yellow")}
+
+
+def when(t: float) -> str:
+    lt = time.localtime(t)
+    return time.strftime("%H:%M" if lt[:3] == time.localtime()[:3] else "%d %b %H:%M", lt)
+
+
+class HistoryPane(Vertical):
+    BINDINGS = [Binding("m", "missed_only", "Missed only")]
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="history-filter")
+        table = DataTable(id="history-list", cursor_type="row")
+        for key in ("time", "kind", "who", "duration", "reason"):
+            table.add_column(key, key=key)
+        yield table
+
+    def on_mount(self) -> None:
+        self.missed_only = False
+        self.entries: list[HistoryEntry] = []
+        self._label()
+
+    def _label(self) -> None:
+        self.query_one("#history-filter", Label).update(
+            f"showing: {'missed calls' if self.missed_only else 'all calls'}   (m toggles · Enter calls back)")
+
+    def action_missed_only(self) -> None:
+        self.missed_only = not self.missed_only
+        self._label()
+        self.refresh_list()
+
+    @work(exclusive=True, group="history")
+    async def refresh_list(self) -> None:
+        phone, kind = self.app.phone, "missed" if self.missed_only else None
+        entries = await asyncio.to_thread(lambda: phone.contacts.history(kind, 200))
+        self.entries = entries
+        table = self.query_one("#history-list", DataTable)
+        table.clear()
+        for e in entries:
+            label, style = KIND_STYLE.get(e.kind, (e.kind, ""))
+            secs = int(e.duration)
+            reason = f"{e.code} {e.reason}" if e.code >= 300 else ""
+            table.add_row(when(e.started), Text(label, style=style), Text(e.who),
+                          f"{secs // 60}:{secs % 60:02d}" if secs else "", Text(reason), key=str(e.id))
+
+    @on(DataTable.RowSelected, "#history-list")
+    async def _call_back(self, event: DataTable.RowSelected) -> None:
+        entry = next((e for e in self.entries if str(e.id) == event.row_key.value), None)
+        if entry is not None and entry.target:
+            await self.app.dial(entry.target)
+
+
+class MessagesPane(Vertical):
+    """Conversations (SIP MESSAGE) by peer, unread counts first; Enter opens
+    the thread, n starts a new one."""
+
+    BINDINGS = [Binding("n", "app.new_message", "New message")]
+
+    def compose(self) -> ComposeResult:
+        table = DataTable(id="message-list", cursor_type="row")
+        for key in ("peer", "unread", "last"):
+            table.add_column(key, key=key)
+        yield table
+
+    def on_mount(self) -> None:
+        self.rows: list = []
+
+    def show(self, state) -> None:
+        last: dict[str, str] = {}
+        for m in state.messages:
+            last[m.peer] = ("me: " if m.dir == "o" else "") + m.text.replace("\n", " ")[:60]
+        unread = dict(state.unread)
+        rows = sorted(((p, unread.get(p, 0), t) for p, t in last.items()), key=lambda r: (-r[1], r[0]))
+        if rows == self.rows:
+            return
+        self.rows = rows
+        table = self.query_one("#message-list", DataTable)
+        table.clear()
+        for peer, n, text in rows:
+            table.add_row(Text(peer.split(":", 1)[-1]), Text(str(n), style="bold red") if n else "", Text(text),
+                          key=peer)
+
+    @on(DataTable.RowSelected, "#message-list")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        from .dialogs import Compose
+
+        self.app.push_screen(Compose(event.row_key.value))
