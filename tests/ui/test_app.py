@@ -67,16 +67,18 @@ async def test_incoming_call_appears_and_a_answers(sipp_dir):
     app = make_app(config())
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
+        seen = []  # every state the store passed through: polling alone can miss a 300 ms Connected on busy CI
+        app.phone.subscribe(lambda state, event: seen.extend(c.state for c in state.calls))
         uac = sipp_uac(sipp_dir, app.phone.engine.local_address, "alice", "uac-bye", duration_ms=300)
         await until(pilot, lambda: app.state.alerting() is not None, what="Alerting")
         await pilot.pause(0.1)
         assert "Alerting" in table_text(app) and "sipp" in table_text(app)
         assert app.focused is app.query_one(CallList)  # focused: the user was not typing
         await pilot.press("a")
-        await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
-                    what="Connected")
+        await until(pilot, lambda: CallState.CONNECTED in seen, what="Connected")
         await until(pilot, lambda: not app.state.calls, what="BYE from sipp")
         assert uac.wait(10) == 0
+        assert app.state.ended[-1].code == 200  # normal clearing by the far end's BYE
 
 
 async def test_incoming_call_rejected_with_r(sipp_dir):
