@@ -199,6 +199,8 @@ def run(seconds: float, idle_seconds: float = 5.0) -> dict:
 
         def mk_bridge():
             box["b"] = AudioBridge.create({"input": "pulse", "output": "pulse", "ring": "", "null": False})
+            if box["b"] is not None:
+                box["b"].set_active(True)  # the engine runs the streams only while there is a call or a tone
             return AudioBridge.last_reason
 
         reason = owner.call(mk_bridge)

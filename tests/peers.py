@@ -826,3 +826,130 @@ def sipp_uac(workdir, target_host_port: str, service: str, scenario: str = "uac"
         args += ["-d", duration_ms]
     args += ["-s", service, *_common_args(local_port, timeout), *extra_args, target_host_port]
     return Sipp(workdir, args, local_port, "uac")
+
+
+# ---------------------------------------------------------------------------------------------- PulseAudio
+
+
+class Pulse:
+    """A private PulseAudio 16 daemon with null sinks: a sound card for PortAudio where there is none (CI).
+
+    Verified facts relied on (Debian 12, pulseaudio 16.1, libasound2-plugins, PortAudio 19.6 via sounddevice):
+    - `pulseaudio --daemonize=no -n` (no default.pa) stays in the foreground; as root it only warns. It is up
+      when `pactl info` answers (~0.1-0.3 s). Everything here loads explicitly: module-native-protocol-unix on
+      `<dir>/pulse/native` with auth-anonymous=1 (no cookie needed), and one module-null-sink per name.
+    - Clients find it through ``env``: PULSE_SERVER=unix:<socket>. That works whatever XDG_RUNTIME_DIR the
+      client has (HeadlessPhone gives tui-phone its own), for pactl/parec/pacat and for PortAudio, whose ALSA
+      devices "pulse" and "default" (libasound2-plugins) are the only devices it lists here (no /dev/snd).
+      Those two follow the server's default sink / default source (`set_defaults`), read when a stream opens.
+    - A null sink's monitor source `<sink>.monitor` carries what is played into the sink, so two sinks give a
+      speaker (record its monitor) and a microphone (play a tone into the sink; the client records the
+      monitor) without a loop between them.
+    - Stopped with SIGTERM to its process group (stop_process), like the SIP peers.
+    """
+
+    def __init__(self, workdir, sinks=("nullsink",)):
+        self.workdir = Path(workdir)
+        self.dir = self.workdir / "xdg"
+        self.sinks = tuple(sinks)
+        self.socket = self.dir / "pulse" / "native"
+        self.log_path = self.workdir / "pulse.log"
+        self.proc: subprocess.Popen | None = None
+        self._children: list[subprocess.Popen] = []
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment entries that point a client (pactl, parec, PortAudio) at this server."""
+        return {"PULSE_SERVER": f"unix:{self.socket}"}
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+    def start(self, timeout: float = 10.0) -> "Pulse":
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (self.dir / "pulse").mkdir(mode=0o700, exist_ok=True)
+        argv = [_which("pulseaudio") or "pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "--system=false",
+                "-n", "--use-pid-file=no", "--log-target=stderr",
+                f"--load=module-native-protocol-unix auth-anonymous=1 socket={self.socket}"]
+        argv += [f"--load=module-null-sink sink_name={s} rate=48000" for s in self.sinks]
+        env = {**os.environ, "XDG_RUNTIME_DIR": str(self.dir)}
+        env.pop("PULSE_SERVER", None)
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(argv, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        _LIVE[self.proc.pid] = (self.proc, self.workdir.resolve())
+        try:
+            wait_until(lambda: self.pactl("info", check=False).returncode == 0, timeout, "pulseaudio `pactl info`",
+                       interval=0.05, proc=self.proc, log=self.log_path)
+        except BaseException:
+            self.stop()
+            raise
+        if self.sinks:
+            self.set_defaults(self.sinks[0], self.sinks[0] + ".monitor")
+        return self
+
+    def pactl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        p = subprocess.run(["pactl", *args], env=self._env(), capture_output=True, text=True, timeout=10)
+        if check and p.returncode != 0:
+            raise PeerError(f"pactl {' '.join(args)} -> rc {p.returncode}: {p.stderr.strip()}\n{_tail(self.log_path)}")
+        return p
+
+    def set_defaults(self, sink: str | None = None, source: str | None = None) -> None:
+        """Where PortAudio's "default"/"pulse" devices play (sink) and record (source, e.g. "mic.monitor")."""
+        if sink:
+            self.pactl("set-default-sink", sink)
+        if source:
+            self.pactl("set-default-source", source)
+
+    def record(self, source: str, path, rate: int = 16000) -> subprocess.Popen:
+        """Start `parec` writing raw s16le mono at `rate` from `source` to `path`; stop it with stop_child()."""
+        out = open(path, "wb")
+        p = subprocess.Popen(["parec", "-d", source, f"--rate={rate}", "--channels=1", "--format=s16le", "--raw",
+                              "--latency-msec=20"], stdout=out, stderr=subprocess.DEVNULL, env=self._env(),
+                             start_new_session=True)
+        out.close()
+        self._children.append(p)
+        return p
+
+    def play(self, sink: str, path, rate: int = 16000) -> subprocess.Popen:
+        """Start `pacat` playing raw s16le mono `path` (at `rate`) into `sink`, in real time."""
+        p = subprocess.Popen(["pacat", "--playback", "-d", sink, f"--rate={rate}", "--channels=1",
+                              "--format=s16le", "--raw", "--latency-msec=20", str(path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self._env(),
+                             start_new_session=True)
+        self._children.append(p)
+        return p
+
+    def stop_child(self, p: subprocess.Popen) -> None:
+        """SIGTERM (parec flushes what it has), then SIGKILL after 3 s."""
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(3)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(3)
+        if p in self._children:
+            self._children.remove(p)
+
+    def stop(self) -> None:
+        for p in list(self._children):
+            self.stop_child(p)
+        stop_process(self.proc, grace=3.0)
+        self.proc = None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def tone_pcm(seconds: float, freq: float, rate: int = 16000, amplitude: float = 0.3) -> bytes:
+    """Raw s16le mono sine (for Pulse.play)."""
+    n = int(seconds * rate)
+    return struct.pack(f"<{n}h", *(int(amplitude * 32767 * math.sin(2 * math.pi * freq * i / rate))
+                                   for i in range(n)))

@@ -22,10 +22,11 @@ class HeadlessPhone:
     """A headless tui-phone with its own config, XDG dirs and socket.
 
     ``models`` collects every ModelUpdate from a Subscribe connection, so a
-    test can wait for a sequence of states without racing.
+    test can wait for a sequence of states without racing. ``env`` adds or
+    overrides environment variables of the phone (and of ``cli()``).
     """
 
-    def __init__(self, workdir: Path, config: str, name: str = "phone"):
+    def __init__(self, workdir: Path, config: str, name: str = "phone", env: dict | None = None):
         self.dir = Path(workdir) / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config = self.dir / "config.toml"
@@ -35,6 +36,7 @@ class HeadlessPhone:
         self.env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime),
                     "XDG_CONFIG_HOME": str(self.dir / "cfg"), "XDG_DATA_HOME": str(self.dir / "data"),
                     "XDG_STATE_HOME": str(self.dir / "state")}
+        self.env.update(env or {})  # e.g. Pulse.env (PULSE_SERVER), applied last
         self.socket = runtime / "tui-phone" / "control.sock"
         self.stderr_path = self.dir / "stderr.log"
         self.proc: subprocess.Popen | None = None

@@ -107,6 +107,16 @@ class Mute:
 
 
 @dataclass(frozen=True)
+class SetAudio:
+    """Switch sound devices, during a call too: each a name substring as in
+    ``[audio]`` ("" = the system default, None = keep)."""
+
+    input: str | None = None
+    output: str | None = None
+    ring: str | None = None
+
+
+@dataclass(frozen=True)
 class Conference:
     """Merge every connected or held call into a local three-way conference."""
 
@@ -140,7 +150,7 @@ Command = (
 
 # Commands only the engine can carry out (they become SIP).
 ENGINE_COMMANDS = (StartCall, ConnectCall, DisconnectCall, Hold, Retrieve, Dtmf, Transfer, SetStatus, Watch,
-                   SendSms, Conference, Split, Mute)
+                   SendSms, Conference, Split, Mute, SetAudio)
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,10 @@ class Phone:
     def log(self, level: str, text: str) -> None:
         self.post(Log(level, text, time.time()))
 
+    def audio_levels(self) -> tuple[float, float] | None:
+        """(microphone, speaker) levels 0..1 for the meter; None without sound."""
+        return self.engine.audio_levels() if self.engine is not None else None
+
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         self._subscribers.append(fn)
         return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None

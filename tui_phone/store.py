@@ -258,7 +258,8 @@ def model(state: State) -> dict:
             "info": {"type": "softphone"},
             "model": {"registered": state.registered, "status": state.status, "missed": state.missed,
                       "unread": sum(n for _, n in state.unread),
-                      "audio": {"device": state.audio.device, "muted": state.audio.muted},
+                      "audio": {"device": state.audio.device, "input": state.audio.input,
+                                "muted": state.audio.muted},
                       "accounts": accounts, "calls": calls,
                       "team": [{"dn": name, "sip": uri, "status": state.presence_of(uri) or "offline"}
                                for name, uri in state.team]},

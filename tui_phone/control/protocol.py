@@ -17,6 +17,7 @@ from ..commands import (
     Conference,
     ConnectCall,
     Mute,
+    SetAudio,
     DisconnectCall,
     Dtmf,
     Hold,
@@ -36,7 +37,8 @@ MAX_LINE = 64 * 1024
 LOCAL = {"GetState", "Subscribe", "OpenUrl"}
 REQUESTS = {
     "StartCall", "PrepareCall", "ConnectCall", "DisconnectCall", "CallInfo", "Hold",
-    "Retrieve", "Dtmf", "Transfer", "SetStatus", "SendSms", "Conference", "Split", "Mute", *LOCAL,
+    "Retrieve", "Dtmf", "Transfer", "SetStatus", "SendSms", "Conference", "Split", "Mute", "SetAudio",
+    *LOCAL,
 }
 
 
@@ -202,6 +204,11 @@ def to_command(msg: dict, region: str = "US", external_prefix: str = "") -> Comm
         case "Mute":
             on = _field(msg, "on", bool)
             return Mute(True if on is None else on)
+        case "SetAudio":
+            names = {k: _field(msg, k, str) for k in ("input", "output", "ring")}
+            if all(v is None for v in names.values()):
+                raise ProtocolError("SetAudio: give input, output or ring (a device name; \"\" = default)")
+            return SetAudio(**names)
         case "Split":
             return Split(cid)
         case "SendSms":

@@ -26,10 +26,14 @@ Python (~300 us for 640 bytes); reading the vector's data pointer with ctypes
 
 from __future__ import annotations
 
+import array
 import collections
 import ctypes
+import functools
 import math
 import sys
+import time
+from dataclasses import dataclass
 
 import pjsua2 as pj
 
@@ -40,6 +44,51 @@ FRAME_BYTES = SAMPLES * 2  # s16 mono
 QUEUE_FRAMES = 5  # 100 ms bound each way
 PRIME_FRAMES = 2  # playback waits for this many blocks before starting (absorbs clock jitter)
 SILENCE = bytes(FRAME_BYTES)
+STALL_S = 2.0  # a running stream whose callback has not run for this long is gone (device unplugged)
+
+# Generated call-progress tones (no bundled sound files): frequencies in Hz and
+# a cadence of (on ms, off ms) pairs, repeated while the tone plays.
+TONES: dict[str, tuple[tuple[int, ...], tuple[tuple[int, int], ...]]] = {
+    "ring": ((440, 480), ((400, 200), (400, 2000))),  # incoming call: double ring
+    "ringback": ((440, 480), ((2000, 4000),)),  # our outgoing call rings at the far end (ITU-T E.180 / NANP)
+    "waiting": ((440,), ((300, 9700),)),  # call waiting: one short beep every 10 s over the live call
+}
+
+
+@functools.lru_cache(maxsize=None)
+def tone_frames(name: str) -> tuple[tuple[bytes, ...], tuple[bool, ...]]:
+    """One cadence cycle of tone ``name`` as 20 ms s16 frames, and whether
+    each frame is sounding. Edges fade over 5 ms so the tone does not click."""
+    freqs, cadence = TONES[name]
+    amp = 0.2 * 32767 / len(freqs)
+    fade = CLOCK_RATE // 200
+    samples = array.array("h")
+    for on_ms, off_ms in cadence:
+        n = CLOCK_RATE * on_ms // 1000
+        w = [2 * math.pi * f / CLOCK_RATE for f in freqs]
+        for i in range(n):
+            env = min(1.0, i / fade, (n - 1 - i) / fade)
+            samples.append(int(amp * env * sum(math.sin(x * i) for x in w)))
+        samples.extend(array.array("h", bytes(CLOCK_RATE * off_ms // 1000 * 2)))
+    if sys.byteorder != "little":
+        samples.byteswap()
+    pcm = samples.tobytes()
+    frames = tuple(pcm[i:i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0") for i in range(0, len(pcm), FRAME_BYTES))
+    return frames, tuple(f != SILENCE for f in frames)
+
+
+class _Tone:
+    """A looping tone source for a device callback: ``next()`` → (frame, sounding)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.frames, self.sounding = tone_frames(name)
+        self.pos = 0
+
+    def next(self) -> tuple[bytes, bool]:
+        i = self.pos
+        self.pos = (i + 1) % len(self.frames)
+        return self.frames[i], self.sounding[i]
 
 
 # ----------------------------------------------------------------- ByteVector <-> bytes
@@ -145,21 +194,38 @@ def _sd():
     return sounddevice
 
 
-def list_devices() -> list[str]:
-    """One line per PortAudio device, e.g. ``"3 pulse (in 32, out 32) [default in/out]"``."""
+@dataclass(frozen=True)
+class Device:
+    """A PortAudio device as the user picks it: ``[audio] input/output/ring`` match ``name``."""
+
+    index: int
+    name: str
+    inputs: int
+    outputs: int
+    default_in: bool = False
+    default_out: bool = False
+
+    def __str__(self) -> str:
+        line = f"{self.index} {self.name} (in {self.inputs}, out {self.outputs})"
+        marks = [m for m, on in (("in", self.default_in), ("out", self.default_out)) if on]
+        return line + (" [default " + "/".join(marks) + "]" if marks else "")
+
+
+def devices() -> list[Device]:
+    """The sound devices PortAudio sees (raises OSError when PortAudio is missing)."""
     sd = _sd()
     try:
         d_in, d_out = sd.default.device
-    except Exception:
+    except Exception:  # noqa: BLE001 - no default device
         d_in = d_out = -1
-    out = []
-    for i, d in enumerate(sd.query_devices()):
-        marks = [m for m, k in (("in", d_in), ("out", d_out)) if k == i]
-        line = f"{i} {d['name']} (in {d['max_input_channels']}, out {d['max_output_channels']})"
-        if marks:
-            line += " [default " + "/".join(marks) + "]"
-        out.append(line)
-    return out
+    return [Device(i, str(d["name"]), int(d["max_input_channels"]), int(d["max_output_channels"]),
+                   i == d_in, i == d_out)
+            for i, d in enumerate(sd.query_devices())]
+
+
+def list_devices() -> list[str]:
+    """One line per PortAudio device, e.g. ``"3 pulse (in 32, out 32) [default in/out]"``."""
+    return [str(d) for d in devices()]
 
 
 def _find_device(sd, name: str, kind: str):
@@ -184,6 +250,12 @@ def _find_device(sd, name: str, kind: str):
 
 # ----------------------------------------------------------------- bridge
 class AudioBridge:
+    """The two pjmedia ports (created once, for the engine's lifetime) and the
+    sounddevice streams behind them. The streams run only while there is a
+    call or a tone (``set_active``): an idle phone keeps the microphone closed
+    and uses no CPU. Device switches and a lost device replace the streams;
+    the ports, and so the calls' audio connections, stay."""
+
     last_reason: str = ""  # why the last create() returned None
 
     def __init__(self):
@@ -195,57 +267,89 @@ class AudioBridge:
         self._primed = False
         self._last_in = SILENCE
         self._last_out = SILENCE
+        self._tone: _Tone | None = None  # played on the output device, over or instead of call audio
+        self._ring_tone: _Tone | None = None  # the ring, when it has its own device
+        self._beat = 0.0  # monotonic time of the last device callback
+        self.active = False
         self.tap = None  # optional callable(bytes) seeing every frame received from calls (tests)
         self.input_device = self.output_device = self.ring_device = None
-        self._in_stream = self._out_stream = None
+        self._in_stream = self._out_stream = self._ring_stream = None
         self.capture_media = self.playback_media = None
+
+    def _name(self, index) -> str:
+        try:
+            return str(_sd().query_devices(index)["name"]) if index is not None else ""
+        except Exception:  # noqa: BLE001 - a name is cosmetic
+            return "sound device"
 
     @property
     def device_name(self) -> str:
-        """The output device's name, for the status line."""
-        try:
-            return str(_sd().query_devices(self.output_device)["name"])
-        except Exception:  # noqa: BLE001 - a name is cosmetic
-            return "sound device"
+        """The output device's name, for the status line ("" once the device is gone)."""
+        return self._name(self.output_device)
+
+    @property
+    def input_name(self) -> str:
+        return self._name(self.input_device)
 
     # ---- construction (owner thread)
     @classmethod
     def create(cls, config_audio: dict) -> "AudioBridge | None":
-        """A running bridge, or None with ``AudioBridge.last_reason`` set to a
-        one-line reason (null mode, no PortAudio, no matching device, open failed)."""
+        """A bridge with its ports and streams ready (not running), or None with
+        ``AudioBridge.last_reason`` set to a one-line reason (null mode, no
+        PortAudio, no matching device, open failed)."""
         cls.last_reason = ""
         cfg = config_audio or {}
         if cfg.get("null"):
             cls.last_reason = "audio off: [audio] null = true"
             return None
         try:
-            sd = _sd()
+            _sd()
         except OSError as e:
             cls.last_reason = f"audio off: PortAudio library not found ({e})"
             return None
         b = cls()
-        try:
-            b.input_device = _find_device(sd, cfg.get("input", ""), "input")
-            b.output_device = _find_device(sd, cfg.get("output", ""), "output")
-            try:
-                b.ring_device = _find_device(sd, cfg.get("ring", ""), "output")
-            except LookupError:
-                b.ring_device = b.output_device
-        except Exception as e:  # LookupError, PortAudioError
-            cls.last_reason = f"audio off: {e}"
-            return None
-        try:
-            b._open(sd)
-        except Exception as e:
+        error = b.use(cfg.get("input", ""), cfg.get("output", ""), cfg.get("ring", ""))
+        if error:
             b.close()
-            cls.last_reason = f"audio off: cannot open device ({type(e).__name__}: {e})".splitlines()[0]
+            cls.last_reason = f"audio off: {error}"
             return None
+        fmt = _fmt()
+        b.capture_media = _CapturePort(b)
+        b.capture_media.createPort("tui-cap", fmt)
+        b.playback_media = _PlaybackPort(b)
+        b.playback_media.createPort("tui-play", fmt)
         return b
 
-    def _open(self, sd) -> None:
+    def use(self, input: str | None = None, output: str | None = None, ring: str | None = None) -> str:
+        """Switch to the devices matching these names (None: keep, "": system
+        default), during a call too. Returns "" or a one-line error; on error
+        nothing changes."""
+        sd = _sd()
+        try:
+            i = self.input_device if input is None else _find_device(sd, input, "input")
+            o = self.output_device if output is None else _find_device(sd, output, "output")
+            r = self.ring_device if ring is None else _find_ring(sd, ring, o)
+            if i is None or o is None:
+                raise LookupError("no sound device")
+            streams = self._streams(sd, i, o)
+        except Exception as e:  # noqa: BLE001 - LookupError, PortAudioError
+            return f"cannot open device ({e})".splitlines()[0] if not isinstance(e, LookupError) else str(e)
+        self._close_streams()
+        self.input_device, self.output_device, self.ring_device = i, o, (o if r is None else r)
+        self._in_stream, self._out_stream = streams
+        if self.active:
+            self.active = False
+            self.set_active(True)
+        if self._ring_tone is not None:  # a ring in progress moves to the new ring device
+            name, self._ring_tone = self._ring_tone.name, None
+            self.set_tone(name)
+        return ""
+
+    def _streams(self, sd, input_device, output_device):
         stats, cap_q, play_q = self._stats, self._cap_q, self._play_q
 
         def in_cb(indata, frames, time_info, status):
+            self._beat = time.monotonic()
             if len(cap_q) == cap_q.maxlen:
                 stats["cap_drops"] += 1
             data = bytes(indata)
@@ -254,31 +358,125 @@ class AudioBridge:
             self._last_in = data
 
         def out_cb(outdata, frames, time_info, status):
+            self._beat = time.monotonic()
             stats["out_blocks"] += 1
-            if not self._primed:
-                if len(play_q) < PRIME_FRAMES:
-                    outdata[:] = SILENCE
-                    return
+            data = SILENCE
+            if self._primed or len(play_q) >= PRIME_FRAMES:
                 self._primed = True
-            if play_q:
-                outdata[:] = play_q.popleft()
-            else:
-                stats["out_late"] += 1
-                self._primed = False  # re-prime after an underrun
-                outdata[:] = SILENCE
+                if play_q:
+                    data = play_q.popleft()
+                else:
+                    stats["out_late"] += 1
+                    self._primed = False  # re-prime after an underrun
+            tone = self._tone
+            if tone is not None:
+                frame, sounding = tone.next()
+                if sounding or tone.name != "waiting":  # the waiting beep sounds over the call
+                    data = frame
+            outdata[:] = data
 
         common = dict(samplerate=CLOCK_RATE, blocksize=SAMPLES, channels=1, dtype="int16", latency="low")
-        self._in_stream = sd.RawInputStream(device=self.input_device, callback=in_cb, **common)
-        self._out_stream = sd.RawOutputStream(device=self.output_device, callback=out_cb, **common)
-        fmt = _fmt()
-        self.capture_media = _CapturePort(self)
-        self.capture_media.createPort("tui-cap", fmt)
-        self.playback_media = _PlaybackPort(self)
-        self.playback_media.createPort("tui-play", fmt)
-        self._in_stream.start()
-        self._out_stream.start()
+        in_stream = sd.RawInputStream(device=input_device, callback=in_cb, **common)
+        try:
+            out_stream = sd.RawOutputStream(device=output_device, callback=out_cb, **common)
+        except Exception:
+            in_stream.close()
+            raise
+        return in_stream, out_stream
 
-    # ---- API (owner thread)
+    # ---- running (owner thread)
+    def set_active(self, on: bool) -> None:
+        """Run the device streams (a call or a tone) or stop them (idle)."""
+        if on == self.active or self._in_stream is None:
+            self.active = on and self._in_stream is not None
+            return
+        self.active = on
+        if on:
+            self._cap_q.clear()
+            self._play_q.clear()
+            self._primed = False
+            self._beat = time.monotonic()
+            self._in_stream.start()
+            self._out_stream.start()
+        else:
+            for st in (self._in_stream, self._out_stream):
+                try:
+                    st.stop()
+                except Exception:  # noqa: BLE001 - a stream of a vanished device
+                    pass
+
+    def set_tone(self, name: str | None) -> None:
+        """Play a tone from TONES (None: stop). The ring goes to the ring
+        device when it is not the output device; the others to the output."""
+        current = self._ring_tone or self._tone
+        if (current.name if current else None) == name:
+            return
+        self._tone = self._ring_tone = None
+        if self._ring_stream is not None:
+            try:
+                self._ring_stream.abort()
+                self._ring_stream.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self._ring_stream = None
+        if name is None:
+            return
+        if name == "ring" and self.ring_device not in (None, self.output_device):
+            tone = self._ring_tone = _Tone(name)
+
+            def ring_cb(outdata, frames, time_info, status):
+                outdata[:] = tone.next()[0]
+
+            try:
+                self._ring_stream = _sd().RawOutputStream(
+                    device=self.ring_device, callback=ring_cb, samplerate=CLOCK_RATE, blocksize=SAMPLES,
+                    channels=1, dtype="int16", latency="high")
+                self._ring_stream.start()
+                return
+            except Exception:  # noqa: BLE001 - ring device gone: ring on the output device instead
+                self._ring_tone = self._ring_stream = None
+        self._tone = _Tone(name)
+
+    @property
+    def tone(self) -> str | None:
+        current = self._ring_tone or self._tone
+        return current.name if current else None
+
+    def check(self) -> str:
+        """"" while the devices work; a one-line reason once the running
+        streams stopped delivering (the device was unplugged or the sound
+        server went away). Call it a few times a second from the owner thread."""
+        if not self.active:
+            return ""
+        for st, kind in ((self._in_stream, "input"), (self._out_stream, "output")):
+            try:
+                alive = st.active
+            except Exception:  # noqa: BLE001
+                alive = False
+            if not alive:
+                return f"the {kind} device stopped"
+        if time.monotonic() - self._beat > STALL_S:
+            return f"no sound from the devices for {STALL_S:.0f} s"
+        return ""
+
+    def lost(self) -> None:
+        """The devices are gone: close the streams, keep the ports (the calls
+        carry on without sound until ``use`` finds a device again)."""
+        self.set_tone(None)
+        self._close_streams()
+        self.active = False
+        self.input_device = self.output_device = self.ring_device = None
+
+    def _close_streams(self) -> None:
+        for st in (self._in_stream, self._out_stream):
+            if st is not None:
+                try:
+                    st.abort()
+                    st.close()
+                except Exception:  # noqa: BLE001
+                    pass
+        self._in_stream = self._out_stream = None
+
     def mute(self, on: bool) -> None:
         self._muted = bool(on)
 
@@ -287,7 +485,10 @@ class AudioBridge:
         return self._muted
 
     def levels(self) -> tuple[float, float]:
-        """RMS of the last 20 ms in each direction, 0..1 (input after mute)."""
+        """RMS of the last 20 ms in each direction, 0..1 (input after mute);
+        0 while the streams are stopped. Safe to call from any thread."""
+        if not self.active:
+            return 0.0, 0.0
         return (0.0 if self._muted else _rms(self._last_in)), _rms(self._last_out)
 
     def stats(self) -> dict:
@@ -300,14 +501,9 @@ class AudioBridge:
 
     def close(self) -> None:
         """Stop the streams and destroy the ports (owner thread, before libDestroy)."""
-        for st in (self._in_stream, self._out_stream):
-            if st is not None:
-                try:
-                    st.abort()
-                    st.close()
-                except Exception:
-                    pass
-        self._in_stream = self._out_stream = None
+        self.set_tone(None)
+        self._close_streams()
+        self.active = False
         for name in ("capture_media", "playback_media"):
             port = getattr(self, name)
             setattr(self, name, None)
@@ -315,17 +511,19 @@ class AudioBridge:
         self.tap = None
 
 
-def _rms(data: bytes) -> float:
+def _find_ring(sd, name: str, output_device):
+    """The ring device: the one named, else the output device (None)."""
+    if not name:
+        return None
     try:
-        import numpy as np
+        return _find_device(sd, name, "output")
+    except LookupError:
+        return None
 
-        a = np.frombuffer(data, dtype="<i2").astype(np.float32)
-        return float(np.sqrt(np.mean(a * a)) / 32768.0) if a.size else 0.0
-    except ImportError:  # pragma: no cover
-        import array
 
-        a = array.array("h", data)
-        return math.sqrt(sum(x * x for x in a) / len(a)) / 32768.0 if a else 0.0
+def _rms(data: bytes) -> float:
+    a = array.array("h", data)
+    return math.sqrt(sum(x * x for x in a) / len(a)) / 32768.0 if a else 0.0
 
 
 if __name__ == "__main__":  # python -m tui_phone.sip.audio  -> device list

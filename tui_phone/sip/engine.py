@@ -111,6 +111,7 @@ class AudioState:
     device: str
     muted: bool = False
     note: str = ""
+    input: str = ""  # the microphone's device name
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,11 @@ class Engine(ABC):
     def submit(self, command: Command) -> "Future[Result]":
         """Queue a command; thread-safe. The future resolves once the engine
         has acted on it (a call id, or an error line)."""
+
+    def audio_levels(self) -> "tuple[float, float] | None":
+        """(microphone, speaker) level 0..1 of the last 20 ms, for a meter;
+        None without a sound device. Any thread, cheap: polled by the UI."""
+        return None
 
 
 _NAME_ADDR = re.compile(r'^\s*(?:"((?:[^"\\]|\\.)*)"|([^<"]*?))\s*<([^>]*)>')

@@ -37,6 +37,7 @@ from ..commands import (
     Conference,
     Mute,
     SendSms,
+    SetAudio,
     SetStatus,
     Split,
     StartCall,
@@ -172,6 +173,7 @@ class _Call(pj.Call):
         self.last: CallState | None = None  # last state emitted, to skip repeats
         self.dtmf: str | None = None  # digits to send once connected (tel: ;ext=)
         self.dtmf_due = 0.0
+        self.media_on = False  # audio flows (early media or connected): no generated ringback
 
     def onCallState(self, prm):
         self.engine._guard(self.engine._call_state, self)
@@ -213,6 +215,9 @@ class PjEngine(Engine):
         self._status_due = False
         self._pending_messages: list[tuple[str, str, str]] = []  # (uri, text, key) awaiting a status
         self._probes: dict = {}  # account name → RegistrarProbe (UDP registrars)
+        self._audio = None
+        self._audio_due = False  # the calls changed: recompute streams and tone
+        self._audio_check_at = 0.0
         self._chosen = "available"  # the user's status; in-call overrides it while a call is live
         self._published = "available"
         self.emit: Emit = lambda e: None
@@ -274,6 +279,7 @@ class PjEngine(Engine):
             self._dead.clear()
             self._post_dial()
             self._probe_registrars()
+            self._audio_tick()
             if self._status_due:
                 self._status_due = False
                 self._guard(self._auto_status)
@@ -372,7 +378,63 @@ class PjEngine(Engine):
         if self._audio is None:
             self.emit(AudioState("", False, f"{reason}; calls connect without sound"))
         else:
-            self.emit(AudioState(self._audio.device_name, False, ""))
+            self._audio_state()
+
+    def _audio_state(self, note: str = "") -> None:
+        a = self._audio
+        self.emit(AudioState(a.device_name, a.muted, note, a.input_name) if a else AudioState("", False, note))
+
+    def _audio_tick(self) -> None:
+        """Run the devices while there is a call, pick the tone the calls
+        need, and fall back to no sound when a running device vanishes."""
+        a = self._audio
+        if a is None:
+            return
+        if self._audio_due:
+            self._audio_due = False
+            states = {c.last for c in self._calls.values()}
+            ringing = any(c.dir == "i" and c.last is CallState.ALERTING for c in self._calls.values())
+            live = bool(states & {CallState.CONNECTED, CallState.HOLDING, CallState.HELD})
+            ringback = any(c.dir == "o" and c.last is CallState.RINGBACK and not c.media_on
+                           for c in self._calls.values())
+            a.set_active(bool(self._calls))
+            a.set_tone("waiting" if ringing and live else "ring" if ringing else
+                       "ringback" if ringback and not live else None)
+        now = time.monotonic()
+        if now >= self._audio_check_at:
+            self._audio_check_at = now + 0.5
+            reason = a.check()
+            if reason:
+                name = a.device_name
+                a.lost()
+                self._audio_state(f"audio device lost ({name}: {reason}); calls continue without sound — "
+                                  "pick another device with the audio command")
+
+    def audio_levels(self) -> tuple[float, float] | None:
+        """Microphone and speaker level of the last 20 ms (0..1), None with no
+        sound device. Any thread: it only reads two byte strings."""
+        a = getattr(self, "_audio", None)
+        return a.levels() if a is not None and a.output_device is not None else None
+
+    def _set_audio(self, input: str | None, output: str | None, ring: str | None) -> Result:
+        """Switch devices; after [audio] null or a lost device this brings sound back."""
+        if self._audio is None:
+            from .audio import AudioBridge
+
+            cfg = dict(self.config.audio, null=False)
+            cfg.update({k: v for k, v in (("input", input), ("output", output), ("ring", ring)) if v is not None})
+            self._audio = AudioBridge.create(cfg)
+            if self._audio is None:
+                return Result.fail(AudioBridge.last_reason)
+            for call in self._calls.values():  # calls already up get the new ports
+                self._guard(self._media_state, call)
+        else:
+            error = self._audio.use(input, output, ring)
+            if error:
+                return Result.fail(f"audio: {error}")
+        self._audio_due = True
+        self._audio_state()
+        return Result(True)
 
     def _add_account(self, acc: AccountConfig) -> None:
         cfg = pj.AccountConfig()
@@ -431,8 +493,10 @@ class PjEngine(Engine):
                 if self._audio is None:
                     return Result.fail("no sound device: nothing to mute")
                 self._audio.mute(on)
-                self.emit(AudioState(self._audio.device_name, on, ""))
+                self._audio_state()
                 return Result(True)
+            case SetAudio(input=i, output=o, ring=r):
+                return self._set_audio(i, o, r)
             case Split(id=cid):
                 return self._split(cid)
         call = self._find(command)
@@ -822,15 +886,20 @@ class PjEngine(Engine):
     def _progress(self, call: _Call, state: CallState, code: int = 0, reason: str = "") -> None:
         if state is not call.last:
             call.last = state
+            self._audio_due = True
             self.emit(CallProgress(call.cid, state, code, reason, time.time()))
 
     def _end(self, cid: int, code: int, reason: str) -> None:
+        self._audio_due = True
         self.emit(CallEnded(cid, code, reason, time.time()))
         self.emit(CallRemoved(cid))
 
     def _media_state(self, call: _Call) -> None:
         info = call.getInfo()
         remote_hold = False
+        call.media_on = any(mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE
+                            for mi in info.media)
+        self._audio_due = True
         for i, mi in enumerate(info.media):
             if mi.type != pj.PJMEDIA_TYPE_AUDIO:
                 continue

@@ -1,0 +1,166 @@
+"""The engine's audio behaviour heard at a real (PulseAudio null-sink) device:
+generated ring, ringback and call-waiting tones, switching the output device
+during a call, and a sound server that vanishes mid-call.
+
+Every test runs the real headless tui-phone (pjsua2 + sounddevice) against
+sipp on 127.0.0.1, records the speaker sink's monitor with parec and looks for
+the tone's frequencies by FFT.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from tests.peers import Pulse, require, sipp_uac, sipp_uas
+from tests.phoneproc import HeadlessPhone, direct
+
+RATE = 16000
+
+
+@pytest.fixture
+def pulse(tmp_path):
+    for b in ("pulseaudio", "pactl", "parec"):
+        require(b)
+    with Pulse(tmp_path / "pulse", sinks=("spk", "spk2")) as p:
+        yield p
+
+
+def config(extra: str = "") -> str:
+    return direct("alice") + extra
+
+
+class Ear:
+    """`parec` recording a monitor source for the whole test (a warm recorder: a parec started on demand
+    here sometimes delivers nothing for its first second); ``mark()`` and ``energy(since)`` cut windows."""
+
+    def __init__(self, pulse: Pulse, tmp_path, source: str):
+        self.path = tmp_path / f"{source}.raw"
+        self.path.write_bytes(b"")
+        self.proc = subprocess.Popen(
+            ["parec", "-d", source, f"--rate={RATE}", "--channels=1", "--format=s16le", "--raw",
+             "--latency-msec=100"], stdout=self.path.open("wb"), stderr=subprocess.DEVNULL,
+            env={**os.environ, **pulse.env}, start_new_session=True)
+
+    def mark(self) -> int:
+        return self.path.stat().st_size // 2 * 2
+
+    def energy(self, since: int, freqs, seconds: float) -> dict[int, float]:
+        """Wait until `seconds` of audio after `since` are on disk (at most 3x as long), then give the share
+        of that window's spectral energy within ±15 Hz of each frequency."""
+        want = since + int(seconds * RATE) * 2
+        deadline = time.monotonic() + 3 * seconds + 2
+        while self.mark() < want and time.monotonic() < deadline:
+            time.sleep(0.05)
+        a = np.frombuffer(self.path.read_bytes()[since:want], dtype="<i2").astype(np.float64)
+        assert a.size > RATE // 2, f"parec delivered only {a.size} samples"
+        spec = np.abs(np.fft.rfft(a * np.hanning(a.size))) ** 2
+        hz = np.fft.rfftfreq(a.size, 1 / RATE)
+        total = spec.sum() or 1.0
+        return {f: round(float(spec[(hz > f - 15) & (hz < f + 15)].sum() / total), 3) for f in freqs}
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
+@pytest.fixture
+def ear(pulse, tmp_path):
+    ears = []
+
+    def make(source: str = "spk.monitor") -> Ear:
+        ears.append(Ear(pulse, tmp_path, source))
+        time.sleep(0.3)
+        return ears[-1]
+
+    yield make
+    for e in ears:
+        e.close()
+
+
+def test_incoming_call_rings_until_answered(tmp_path, pulse, ear, sipp_dir):
+    spk = ear()
+    with HeadlessPhone(tmp_path, config(), env=pulse.env) as phone:
+        uac = sipp_uac(sipp_dir, phone.sip_address, "alice", "uac-wait-bye", timeout=30)
+        call = phone.wait_call_state("Alerting", 10)
+        ring = spk.energy(spk.mark(), (440, 480, 1000), 3.0)  # one whole cadence: 0.4 on, 0.2 off, 0.4 on, 2 off
+        assert ring[440] > 0.2 and ring[480] > 0.2 and ring[1000] < 0.01, ring
+        phone.api({"mt": "ConnectCall", "id": call["id"]})
+        phone.wait_call_state("Connected", 5)
+        time.sleep(0.3)
+        after = spk.energy(spk.mark(), (440, 480), 1.5)
+        assert after[440] < 0.05 and after[480] < 0.05, after  # the ring stops on answer
+        phone.api({"mt": "DisconnectCall", "id": call["id"]})
+        assert uac.wait(15) == 0
+
+
+def test_outgoing_call_hears_ringback(tmp_path, pulse, ear, sipp_dir):
+    spk = ear()
+    uas = sipp_uas(sipp_dir, scenario="ringing", duration_ms=4000)
+    with HeadlessPhone(tmp_path, config(), env=pulse.env) as phone:
+        phone.api({"mt": "StartCall", "sip": f"sip:svc@127.0.0.1:{uas.port}"})
+        phone.wait_call_state("Ringback", 5)
+        heard = spk.energy(spk.mark(), (440, 480), 1.5)  # the first 2 s of the cadence sound
+        assert heard[440] > 0.2 and heard[480] > 0.2, heard
+        phone.wait_call_state("Connected", 10)
+        phone.api({"mt": "DisconnectCall"})
+    assert uas.wait(10) == 0
+
+
+def test_second_call_beeps_instead_of_ringing(tmp_path, pulse, ear, sipp_dir):
+    spk = ear()
+    with HeadlessPhone(tmp_path, config(), env=pulse.env) as phone:
+        first = sipp_uac(sipp_dir, phone.sip_address, "alice", "uac-wait-bye", timeout=40)
+        call = phone.wait_call_state("Alerting", 10)
+        phone.api({"mt": "ConnectCall", "id": call["id"]})
+        phone.wait_call_state("Connected", 5)
+        mark, at = phone.mark(), spk.mark()
+        second = sipp_uac(sipp_dir, phone.sip_address, "alice", "uac-wait-bye", timeout=40)
+        phone.wait_call_state("Alerting", 10, since=mark)
+        heard = spk.energy(at, (440, 480), 2.0)  # the beep: 440 Hz alone, 300 ms at once, then every 10 s
+        assert heard[440] > 0.2 and heard[480] < 0.02, heard
+        for c in phone.model["calls"]:
+            phone.api({"mt": "DisconnectCall", "id": c["id"]})
+        assert first.wait(15) == 0
+        second.wait(15)
+
+
+def test_switch_output_device_during_a_call(tmp_path, pulse, ear, sipp_dir):
+    spk2 = ear("spk2.monitor")
+    uas = sipp_uas(sipp_dir, scenario="ringing", duration_ms=30000)
+    with HeadlessPhone(tmp_path, config(), env=pulse.env) as phone:
+        phone.api({"mt": "StartCall", "sip": f"sip:svc@127.0.0.1:{uas.port}"})
+        phone.wait_call_state("Ringback", 5)
+        # "pulse" and "default" follow the server's default sink when a stream opens: point it at spk2 and
+        # reopen the output there, as a user moving from speakers to a headset would
+        pulse.set_defaults("spk2")
+        r = phone.api({"mt": "SetAudio", "output": "default"})
+        assert r.get("ok") is True, r
+        heard = spk2.energy(spk2.mark(), (440, 480), 1.5)
+        assert heard[440] > 0.2 and heard[480] > 0.2, heard
+        assert phone.model["calls"][0]["state"] == "Ringback"  # the call went on untouched
+        bad = phone.api({"mt": "SetAudio", "output": "no-such-headset"})
+        assert bad.get("ok") is False and "no-such-headset" in bad.get("error", ""), bad
+        phone.api({"mt": "DisconnectCall"})
+    uas.wait(10)
+
+
+def test_sound_server_gone_mid_call_falls_back_to_no_sound(tmp_path, pulse, sipp_dir):
+    with HeadlessPhone(tmp_path, config(), env=pulse.env) as phone:
+        uac = sipp_uac(sipp_dir, phone.sip_address, "alice", "uac-wait-bye", timeout=40)
+        call = phone.wait_call_state("Alerting", 10)
+        phone.api({"mt": "ConnectCall", "id": call["id"]})
+        phone.wait_call_state("Connected", 5)
+        assert phone.model["audio"]["device"]
+        mark = phone.mark()
+        pulse.stop()  # the sound server (and so every device) disappears
+        m = phone.wait_for(lambda m: m["audio"]["device"] == "", 10, "audio off after the device vanished", mark)
+        assert m["calls"] and m["calls"][0]["state"] == "Connected"
+        time.sleep(1.0)
+        assert phone.model["calls"][0]["state"] == "Connected"  # the call stays up
+        assert phone.proc.poll() is None
+        phone.api({"mt": "DisconnectCall", "id": call["id"]})
+        assert uac.wait(15) == 0
