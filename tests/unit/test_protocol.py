@@ -14,9 +14,11 @@ from tui_phone.commands import (
     DisconnectCall,
     Dtmf,
     Hold,
+    Mute,
     PrepareCall,
     Result,
     Retrieve,
+    SetAudio,
     StartCall,
     Transfer,
 )
@@ -163,6 +165,10 @@ def test_huge_integer_is_a_protocol_error():
     ({"mt": "CallInfo", "id": 1, "html": "<b>x</b>"}, CallInfo(1, "<b>x</b>")),
     ({"mt": "CallInfo", "id": 1, "iframe": {"src": "https://crm.example/c/1"}},
      CallInfo(1, None, {"src": "https://crm.example/c/1"})),
+    ({"mt": "Mute"}, Mute(True)),
+    ({"mt": "Mute", "on": False}, Mute(False)),
+    ({"mt": "SetAudio", "output": "USB"}, SetAudio(None, "USB", None)),
+    ({"mt": "SetAudio", "input": "", "ring": "HDMI"}, SetAudio("", None, "HDMI")),
 ])
 def test_to_command(msg, command):
     assert to_command(msg) == command
@@ -254,6 +260,9 @@ def test_adjusted_number_is_not_reinterpreted_as_international(num, target):
     ({"mt": "CallInfo", "html": "x"}, "CallInfo: 'id' is required"),
     ({"mt": "CallInfo", "id": 1, "html": 5}, "CallInfo: 'html' must be str"),
     ({"mt": "CallInfo", "id": 1, "iframe": "https://x"}, "CallInfo: 'iframe' must be dict"),
+    ({"mt": "Mute", "on": "yes"}, "Mute: 'on' must be bool"),
+    ({"mt": "SetAudio"}, 'SetAudio: give input, output or ring (a device name; "" = default)'),
+    ({"mt": "SetAudio", "output": 3}, "SetAudio: 'output' must be str"),
     *[({"mt": mt}, f"unknown mt {mt!r}") for mt in sorted(LOCAL)],
 ])
 def test_bad_requests_are_protocol_errors(msg, message):
