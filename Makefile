@@ -16,7 +16,10 @@ python-version:
 	@$(PY) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 12) else "tui-phone needs Python 3.11 or 3.12 (the pjsua2-python wheel has no build for %d.%d); run: make PY=python3.12 ..." % v)'
 
 $(BIN)/python: | python-version
-	$(PY) -m venv $(VENV)
+	@$(PY) -m venv $(VENV) 2>/dev/null || { rm -rf $(VENV); \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing python3-venv"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+	  fi; $(PY) -m venv $(VENV) || { echo "cannot create a virtualenv: install python3-venv (Debian/Ubuntu)" >&2; exit 1; }; }
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
