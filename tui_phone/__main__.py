@@ -189,7 +189,7 @@ def cmd_contacts(args) -> int:
 
     from .contacts.db import ContactsDB
     from .contacts.model import ContactError
-    from .contacts.vcard import read_vcards, write_vcards
+    from .contacts.vcard import import_file, write_vcards
 
     config = _load_config(args)
     region = config.numbers["default_region"]
@@ -210,21 +210,14 @@ def cmd_contacts(args) -> int:
             print(f"exported {cards.count('BEGIN:VCARD')} contact(s) to {path}")
             return OK
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            _err(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}")
+            count, problems = import_file(db, path)
+        except ContactError as e:
+            _err(str(e))
             return BAD_INPUT
-        contacts, problems = read_vcards(text, region)
         for problem in problems:
             _err(f"{path}: {problem}")
-        try:
-            db.add_many(contacts)
-        except ContactError as e:
-            _err(f"{path}: {e}")
-            return BAD_INPUT
-        print(f"imported {len(contacts)} contact(s) from {path}" +
-              (f"; {len(problems)} card(s) skipped" if problems else ""))
-        return BAD_INPUT if problems and not contacts else OK
+        print(f"imported {count} contact(s) from {path}" + (f"; {len(problems)} card(s) skipped" if problems else ""))
+        return BAD_INPUT if problems and not count else OK
 
 
 def cmd_audio(args) -> int:

@@ -14,6 +14,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
+from . import debuglog
 from .commands import (
     Conference,
     ConnectCall,
@@ -31,16 +32,17 @@ from .commands import (
 )
 from .config import Config
 from .control.server import AlreadyRunning
-from .headless import debug_log_path, describe
+from .headless import describe, level_of
 from .phone import Phone
 from .services import Services
 from .sip.engine import AudioState, CallAdded, CallEnded, CallState, Event, HistoryAdded, Log, Message, MissedSeen
 from .store import State
+from .ui.audio import AudioDevices, find_devices
 from .ui.commands import PhoneCommands
 from .ui.contacts import ContactsPane, TeamPane
 from .ui.dialogs import Compose, Confirm, Help, Prompt
 from .ui.history import HistoryPane, MessagesPane
-from .ui.panes import CallDetail, CallList, DialPad, LogPane, StatusBar
+from .ui.panes import CallDetail, CallList, DialPad, LogPane, StatusBar, meter_steps
 from .ui.themes import load_themes
 
 
@@ -59,6 +61,7 @@ class TuiPhoneApp(App):
         Binding("f5", "history", "History"),
         Binding("f6", "messages", "Messages"),
         Binding("s", "toggle_status", "Status"),
+        Binding("D", "audio_devices", "Audio"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
@@ -70,19 +73,24 @@ class TuiPhoneApp(App):
         super().__init__()
         self.config = config
         self.open_url = open_url  # a link that started us (desktop handler): opened once ready
-        self.phone = phone or Phone(config, log_path=debug_log_path() if debug else None)
+        sip_log, self.debug_log, debug_problem = debuglog.start(config) if debug else (None, None, "")
+        self.phone = phone or Phone(config, log_path=sip_log)
         self.phone.ui = self
         self.services = Services(self.phone)
         self.server = self.services.control
         self.ready = asyncio.Event()  # set once the engine runs (tests wait on it)
         self._stopping = False
         self._unsubscribe = None
-        themes, self._theme_problems = load_themes()
+        self._meter = None  # the level meter's timer, running only while a call talks through a device
+        self._metering = False
+        themes, self._start_problems = load_themes()
+        if debug_problem:
+            self._start_problems.append(debug_problem)
         for t in themes:
             self.register_theme(t)
         wanted = theme or config.ui["theme"]
         if wanted not in self.available_themes:
-            self._theme_problems.append(f"theme {wanted!r} not found; using tui-phone")
+            self._start_problems.append(f"theme {wanted!r} not found; using tui-phone")
             wanted = "tui-phone"
         self.theme = wanted
         self._saved_theme = config.ui["theme"]
@@ -107,8 +115,9 @@ class TuiPhoneApp(App):
         yield Footer()
 
     async def on_mount(self) -> None:
+        self._meter = self.set_interval(1 / 8, self._show_levels, pause=True)
         self.state = self.phone.state
-        for problem in self._theme_problems:
+        for problem in self._start_problems:
             self.log_line("warning", problem)
         try:
             await self.services.start()
@@ -164,7 +173,7 @@ class TuiPhoneApp(App):
         self.state = state
         line = describe(event)
         if line and not isinstance(event, Log):
-            self.query_one(LogPane).add("info", line)
+            self.log_line(level_of(event), line)
         if isinstance(event, Log):
             self.log_line(event.level, event.text)
         if isinstance(event, CallAdded) and event.dir == "i":
@@ -177,7 +186,7 @@ class TuiPhoneApp(App):
         if isinstance(event, Message) and event.dir == "i" and not event.key:
             self.bell()
             self.notify(f"{event.peer.split(':', 1)[-1]}: {event.text[:80]}", title="Message", timeout=8)
-        if isinstance(self.screen, Compose):
+        if isinstance(self.screen, (Compose, AudioDevices)):
             self.screen.show(state)
         if isinstance(event, HistoryAdded) and self.query_one("#tabs", TabbedContent).active == "history-tab":
             self.query_one(HistoryPane).refresh_list()
@@ -190,6 +199,21 @@ class TuiPhoneApp(App):
         self.query_one(CallList).show(state)
         self.query_one(TeamPane).show(state)
         self._show_detail()
+        self.query_one(CallDetail).muted = state.audio.muted
+        talking = bool(state.audio.device) and any(c.state is CallState.CONNECTED for c in state.calls)
+        if talking != self._metering and self._meter is not None:
+            self._metering = talking
+            if talking:
+                self._meter.resume()
+            else:
+                self._meter.pause()
+                self.query_one(CallDetail).levels = None
+
+    def _show_levels(self) -> None:
+        """The meter, 8 times a second during a call: the pane redraws only
+        when a bar changes (nothing needless over a slow SSH link)."""
+        levels = self.phone.audio_levels()
+        self.query_one(CallDetail).levels = None if levels is None else tuple(map(meter_steps, levels))
 
     @on(CallList.RowHighlighted)
     def _show_detail(self) -> None:
@@ -200,6 +224,9 @@ class TuiPhoneApp(App):
         self.query_one(CallDetail).show(calls.get(cid) if cid is not None else self.state.current())
 
     def log_line(self, level: str, text: str) -> None:
+        """A line in the log pane (and, with --debug, in the app log file)."""
+        if self.debug_log is not None:
+            self.debug_log.write(level, text)
         self.query_one(LogPane).add(level, text)
         if level == "error":
             self.query_one(LogPane).display = True
@@ -209,10 +236,18 @@ class TuiPhoneApp(App):
         call = self.state.alerting()
         who = (call.dn or call.who) if call else "someone"
         self.notify(f"Incoming call from {who}", title="Ringing", timeout=8)
-        if not (isinstance(self.focused, Input) and self.focused.value):
+        if not self._typing():
+            calls = self.query_one(CallList)
+            selected = calls.selected_id()
+            if call and (selected is None or self.state.call(selected) is None):
+                calls.select(call.id)  # off an ended row, onto the ringing call
             self.show_tab("calls-tab")
-            self.query_one(CallList).focus()
+            calls.focus()
         desktop_notify(f"Incoming call from {who}")
+
+    def _typing(self) -> bool:
+        """The user is typing in a text field: keep focus and cursors where they are."""
+        return isinstance(self.focused, Input) and bool(self.focused.value)
 
     def show_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab
@@ -408,9 +443,49 @@ class TuiPhoneApp(App):
         self.query_one("#team-list").focus()
 
     async def action_toggle_status(self) -> None:
-        new = "available" if self.state.status == "unavailable" else "unavailable"
-        if (await self.run_command(SetStatus(new))).ok:
-            self.notify(f"You are {new}")
+        await self.action_set_status("available" if self.state.status == "unavailable" else "unavailable")
+
+    async def action_set_status(self, status: str) -> None:
+        if (await self.run_command(SetStatus(status))).ok:
+            self.notify(f"You are {status}")
+
+    async def action_audio_devices(self) -> None:
+        """Pick the microphone and speaker (PortAudio is asked off the UI thread)."""
+        devices, problem = await asyncio.to_thread(find_devices)
+        self.push_screen(AudioDevices(devices, problem))
+
+    def action_open_log(self) -> None:
+        log = self.query_one(LogPane)
+        log.display = True
+        log.focus()
+        if self.debug_log is not None:
+            self.notify(f"Debug log: {self.debug_log.path}", timeout=8)
+
+    def action_import_contacts(self) -> None:
+        async def chosen(path: str | None) -> None:
+            if path:
+                await self.import_contacts(path)
+
+        self.push_screen(Prompt("Import contacts from a vCard file:", "path/to/contacts.vcf"), chosen)
+
+    async def import_contacts(self, path: str) -> None:
+        """Add a .vcf file's contacts; the count, or the one-line reason, is a toast."""
+        from .contacts.model import ContactError
+        from .contacts.vcard import import_file
+
+        try:
+            count, problems = await asyncio.to_thread(lambda: import_file(self.phone.contacts, path))
+        except (ContactError, OSError) as e:
+            self.log_line("error", f"contacts import: {e}")
+            self.notify(f"contacts import: {e}", severity="error", timeout=10)
+            return
+        for problem in problems:
+            self.log_line("warning", f"contacts import: {path}: {problem}")
+        skipped = f"; {len(problems)} card(s) skipped (see the log)" if problems else ""
+        self.log_line("info", f"imported {count} contact(s) from {path}{skipped}")
+        self.notify(f"Imported {count} contact(s) from {path}{skipped}",
+                    severity="warning" if problems else "information", timeout=8)
+        self.query_one(ContactsPane).refresh_list()
 
     def action_focus_dialpad(self) -> None:
         self.query_one(DialPad).input.focus()
@@ -429,6 +504,8 @@ class TuiPhoneApp(App):
         if self._unsubscribe:
             self._unsubscribe()  # the panes are gone: no more state pushes into them
         await self._shutdown_phone()
+        if self.debug_log is not None:
+            self.debug_log.close()
 
     async def _shutdown_phone(self) -> None:
         await self.services.stop_inputs()

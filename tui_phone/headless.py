@@ -11,12 +11,12 @@ import signal
 import sys
 import time
 
+from . import debuglog
 from .config import Config
 from .control.server import AlreadyRunning
-from .locations import state_dir
 from .phone import Phone
 from .services import Services
-from .sip.engine import CallAdded, CallEnded, CallProgress, Event, Log, RegState
+from .sip.engine import AudioState, CallAdded, CallEnded, CallProgress, Event, Log, RegState
 from .store import State
 
 
@@ -37,50 +37,66 @@ def describe(event: Event) -> str | None:
             return f"call {i}: {s.value}" + (f" ({code} {reason})" if code >= 300 else "")
         case CallEnded(id=i, code=code, reason=reason):
             return f"call {i}: Disconnected ({code} {reason})" if code else f"call {i}: Disconnected"
+        case AudioState(note=note) if note:
+            return note
         case Log(level=level, text=text):
             return f"{level}: {text}"
     return None
 
 
-def debug_log_path() -> str:
-    d = state_dir()
-    d.mkdir(parents=True, exist_ok=True)
-    return str(d / "sip.log")
+def level_of(event: Event) -> str:
+    """The log level of ``describe(event)``'s line."""
+    if isinstance(event, Log):
+        return event.level
+    return "warning" if isinstance(event, AudioState) else "info"
 
 
 async def serve(config: Config, debug: bool = False) -> int:
-    phone = Phone(config, log_path=debug_log_path() if debug else None)
-    services = Services(phone)
-    try:
-        await services.start()
-    except (AlreadyRunning, OSError) as e:
-        print(f"tui-phone: {e}", file=sys.stderr)
-        return 1
+    sip_log, app_log, debug_problem = debuglog.start(config) if debug else (None, None, "")
+    if debug_problem:
+        print(f"tui-phone: {debug_problem}", file=sys.stderr, flush=True)
+    phone = Phone(config, log_path=sip_log)
+
+    def say(level: str, line: str, stamp: bool = True, text: str | None = None) -> None:
+        """A line on stderr; with --debug also in the app log (as ``text`` when given)."""
+        print((time.strftime("%H:%M:%S ") if stamp else "") + line, file=sys.stderr, flush=True)
+        if app_log is not None:
+            app_log.write(level, text if text is not None else line.removeprefix("tui-phone: "))
 
     def log(state: State, event: Event) -> None:
         line = describe(event)
         if line:
-            print(time.strftime("%H:%M:%S ") + line, file=sys.stderr, flush=True)
+            say(level_of(event), line, text=event.text if isinstance(event, Log) else None)
 
-    phone.subscribe(log)
+    services = Services(phone)
     try:
-        await phone.start()
-    except RuntimeError as e:
-        print(f"tui-phone: {e}", file=sys.stderr)
+        try:
+            await services.start()
+        except (AlreadyRunning, OSError) as e:
+            say("error", f"tui-phone: {e}", stamp=False)
+            return 1
+        phone.subscribe(log)
+        try:
+            await phone.start()
+        except RuntimeError as e:
+            say("error", f"tui-phone: {e}", stamp=False)
+            await services.close()
+            return 1
+        http = f", http 127.0.0.1:{services.http.port}" if services.http else ""
+        say("info", f"tui-phone: headless, SIP on {phone.engine.local_address}, control {services.control.path}{http}",
+            stamp=False)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await services.stop_inputs()
+        await phone.stop()
         await services.close()
-        return 1
-    http = f", http 127.0.0.1:{services.http.port}" if services.http else ""
-    print(f"tui-phone: headless, SIP on {phone.engine.local_address}, control {services.control.path}{http}",
-          file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await services.stop_inputs()
-    await phone.stop()
-    await services.close()
-    return 0
+        return 0
+    finally:
+        if app_log is not None:
+            app_log.close()
 
 
 def run(config: Config, debug: bool = False) -> int:

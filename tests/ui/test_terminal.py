@@ -77,3 +77,50 @@ async def test_theme_option_and_unknown_theme():
         await pilot.pause(0.1)
         assert app.theme == "tui-phone"
         assert any("theme 'nope' not found" in line.text for line in app.query_one("LogPane").lines)
+
+
+async def test_80x24_nothing_scrolls_sideways_or_is_cut():
+    from rich.cells import cell_len
+
+    from tui_phone.sip.engine import CallAdded, CallEnded, CallRemoved
+    from tui_phone.ui.dialogs import KeyTable
+    from tui_phone.ui.panes import CallList, StatusBar
+
+    app = make_app(parse('[[accounts]]\nname = "alice"\nuri = "sip:alice.in.accounting@127.0.0.1"\n'
+                         'bind = "127.0.0.1"\n[audio]\nnull = true\n'))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        await until(pilot, lambda: app.state.audio.note, what="audio decided")
+        post = app.phone.post
+        post(CallAdded(7, "i", "sip:+442079460000@pbx.example.com", "+442079460000", "Bartholomew Fitzgerald-Smythe",
+                       "alice"))
+        post(CallAdded(8, "o", "sip:300@pbx.example.com", "300", "", "alice"))
+        post(CallEnded(8, 487, "Request Terminated"))
+        post(CallRemoved(8))
+        await pilot.pause(0.3)
+        table = app.query_one(CallList)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert [str(c) for c in table.get_row_at(1)][:4] == ["8", "out", "300", "487 Request Terminated"]
+        status = app.query_one(StatusBar)
+        line = str(status.render())
+        assert line.endswith("status: available  🔇 no audio") and cell_len(line) <= status.size.width
+        assert "…" in line  # the account gave way, not the indicators
+
+        await pilot.press("escape", "question_mark")
+        await until(pilot, lambda: isinstance(app.screen, Help) and app.screen.query(KeyTable), what="help")
+        await pilot.pause(0.2)
+        keys = app.screen.query_one(KeyTable)
+        assert keys.virtual_size.width <= keys.scrollable_content_region.width
+        assert max(row.height for row in keys.rows.values()) > 1  # long descriptions wrap instead of being cut
+
+
+def test_readme_key_table_is_the_help_screen():
+    from pathlib import Path
+
+    from tui_phone.ui.keys import KEYS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Keys"):readme.index("## Configuration")]
+    rows = [tuple(c.strip() for c in line.strip().strip("|").split("|")) for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith(("| key", "| ---"))]
+    assert rows == list(KEYS)

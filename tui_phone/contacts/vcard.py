@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import vobject
 
@@ -112,6 +113,24 @@ def read_vcards(text: str, region: str = "US") -> tuple[list[Contact], list[str]
             reason = "card has no name (N, FN or ORG)" if e.field == "name" else str(e)
             problems.append(f"line {line}: {reason}")
     return contacts, problems
+
+
+def import_file(db, path: str | Path) -> tuple[int, list[str]]:
+    """Add the good cards of the vCard file ``path`` to the contacts database
+    ``db`` (in one transaction): how many, and one problem per skipped card.
+    Raises ContactError with a one-line reason when the file cannot be read
+    or the database refuses a card (then none is added)."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ContactError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    contacts, problems = read_vcards(text, db.region)
+    try:
+        db.add_many(contacts)
+    except ContactError as e:
+        raise ContactError(f"{path}: {e}") from None
+    return len(contacts), problems
 
 
 def write_vcards(contacts: Iterable[Contact]) -> str:

@@ -242,9 +242,10 @@ def _find_device(sd, name: str, kind: str):
             if d[key] > 0:
                 return i
         raise LookupError(f"no {kind} device")
-    for i, d in enumerate(devs):
-        if name.lower() in d["name"].lower() and d[key] > 0:
-            return i
+    for exact in (True, False):  # an exact name first: "default" must not pick "sysdefault"
+        for i, d in enumerate(devs):
+            if d[key] > 0 and (name.lower() == d["name"].lower() if exact else name.lower() in d["name"].lower()):
+                return i
     raise LookupError(f"no {kind} device matches {name!r}")
 
 

@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, OptionList, TextArea
 
 from ..contacts.model import LABELS, Contact, ContactError, Number
+from .panes import FittedTable
 
 STATUS_STYLE = {"available": "green", "unavailable": "yellow", "in-call": "red", "offline": "grey50"}
 FILTERS = {"0": None, "1": "available", "2": "unavailable", "3": "in-call", "4": "offline"}
@@ -37,16 +38,12 @@ class ContactsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="search names, company, email, digits", id="contact-search")
-        table = DataTable(id="contact-list", cursor_type="row")
-        table.add_column("★", key="fav", width=1)
-        table.add_column("name", key="name")
-        table.add_column("company", key="company")
-        table.add_column("numbers", key="numbers")
-        yield table
+        yield FittedTable(id="contact-list", layouts=(("fav", "name", "company", "numbers"),),
+                          labels={"fav": "★"}, give_way={"name": 10, "company": 6, "numbers": 10})
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#contact-list", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#contact-list", FittedTable)
 
     def on_mount(self) -> None:
         self.contacts: list[Contact] = []
@@ -70,16 +67,14 @@ class ContactsPane(Vertical):
 
     def show(self, contacts: list[Contact]) -> None:
         self.contacts = contacts
-        keep = self.selected()
-        self.table.clear()
+        rows = []
         for c in contacts:
             name = Text(c.name)
             if c.team:
                 name.append("  team", style="italic dim")
-            self.table.add_row(Text("★", style="bold gold1") if c.favorite else "", name, Text(c.company),
-                               Text(numbers_text(c)), key=str(c.id))
-        if keep is not None and any(c.id == keep.id for c in contacts):
-            self.table.move_cursor(row=self.table.get_row_index(str(keep.id)))
+            rows.append((str(c.id), {"fav": Text("★", style="bold gold1") if c.favorite else "", "name": name,
+                                     "company": Text(c.company), "numbers": Text(numbers_text(c))}))
+        self.table.fill(rows)
 
     def selected(self) -> Contact | None:
         if not self.table.row_count:
@@ -235,12 +230,8 @@ class TeamPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("", id="team-filter")
-        table = DataTable(id="team-list", cursor_type="row")
-        table.add_column("", key="dot", width=1)
-        table.add_column("name", key="name")
-        table.add_column("status", key="status")
-        table.add_column("address", key="sip")
-        yield table
+        yield FittedTable(id="team-list", layouts=(("dot", "name", "status", "sip"),),
+                          labels={"dot": "", "sip": "address"}, give_way={"name": 10, "sip": 10})
 
     def on_mount(self) -> None:
         self.only: str | None = None
@@ -257,16 +248,15 @@ class TeamPane(Vertical):
         self.show(self.app.state)
 
     def show(self, state) -> None:
-        table = self.query_one("#team-list", DataTable)
         rows = [(name, uri, state.presence_of(uri) or "offline") for name, uri in state.team]
         rows = [r for r in rows if self.only is None or r[2] == self.only]
         if rows == self.rows:
             return
         self.rows = rows
-        table.clear()
-        for name, uri, status in rows:
-            table.add_row(Text("●", style=STATUS_STYLE[status]), Text(name),
-                          Text(status, style=STATUS_STYLE[status]), Text(uri), key=uri)
+        self.query_one("#team-list", FittedTable).fill(
+            [(uri, {"dot": Text("●", style=STATUS_STYLE[status]), "name": Text(name),
+                    "status": Text(status, style=STATUS_STYLE[status]), "sip": Text(uri)})
+             for name, uri, status in rows])
 
     @on(DataTable.RowSelected, "#team-list")
     async def _call(self, event: DataTable.RowSelected) -> None:

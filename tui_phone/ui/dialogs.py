@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label
+from textual.widgets import Button, DataTable, Label
 
 
 class Confirm(ModalScreen[bool]):
@@ -123,25 +123,44 @@ class Prompt(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class KeyTable(DataTable):
+    """The key list: “key” and “where” as wide as they need (up to a cap),
+    “does” takes the rest and wraps, so nothing is cut at 80 columns."""
+
+    CAPS = (18, 14)  # the widest “key” and “where” columns; longer entries wrap
+
+    def on_mount(self) -> None:
+        self.zebra_stripes = True
+        self.show_cursor = False
+        self._width = 0
+
+    def on_resize(self) -> None:
+        from .keys import KEYS
+
+        room = self.size.width - self.styles.scrollbar_size_vertical - 2 * self.cell_padding * 3
+        if room == self._width:
+            return
+        self._width = room
+        widths = [min(cap, max(len(row[i]) for row in KEYS)) for i, cap in enumerate(self.CAPS)]
+        widths.append(max(16, room - sum(widths)))
+        self.clear(columns=True)
+        for label, width in zip(("key", "where", "does"), widths):
+            self.add_column(label, width=width)
+        for row in KEYS:
+            self.add_row(*row, height=None)  # plain words, no markup: they wrap
+
+
 class Help(ModalScreen[None]):
     """Every key, by where it works (``?``)."""
 
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import DataTable
-
-        from .keys import KEYS
-
         with Vertical(classes="dialog help"):
             yield Label("Keys", classes="question")
-            table = DataTable(show_cursor=False, zebra_stripes=True)
-            table.add_columns("key", "where", "does")
-            for row in KEYS:
-                table.add_row(*row)
-            yield table
+            yield KeyTable()
             yield Label("Ctrl+P opens the command palette: every action, and “Call …” for what you type.",
                         classes="detail")
 
     def on_mount(self) -> None:
-        self.query_one("DataTable").focus()
+        self.query_one(KeyTable).focus()

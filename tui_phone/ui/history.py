@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
 from ..history import HistoryEntry
+from .panes import FittedTable
 
 KIND_STYLE = {"in": ("↙ in", "green"), "out": ("↗ out", ""), "missed": ("✗ missed", "bold red"),
               "rejected": ("⊘ rejected", "yellow")}
@@ -29,10 +30,9 @@ class HistoryPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("", id="history-filter")
-        table = DataTable(id="history-list", cursor_type="row")
-        for key in ("time", "kind", "who", "duration", "reason"):
-            table.add_column(key, key=key)
-        yield table
+        yield FittedTable(id="history-list", layouts=(("time", "kind", "who", "duration", "reason"),
+                                                      ("time", "kind", "who", "duration")),
+                          give_way={"who": 8, "reason": 8, "kind": 5})
 
     def on_mount(self) -> None:
         self.missed_only = False
@@ -53,14 +53,14 @@ class HistoryPane(Vertical):
         phone, kind = self.app.phone, "missed" if self.missed_only else None
         entries = await asyncio.to_thread(lambda: phone.contacts.history(kind, 200))
         self.entries = entries
-        table = self.query_one("#history-list", DataTable)
-        table.clear()
+        rows = []
         for e in entries:
             label, style = KIND_STYLE.get(e.kind, (e.kind, ""))
             secs = int(e.duration)
-            reason = f"{e.code} {e.reason}" if e.code >= 300 else ""
-            table.add_row(when(e.started), Text(label, style=style), Text(e.who),
-                          f"{secs // 60}:{secs % 60:02d}" if secs else "", Text(reason), key=str(e.id))
+            rows.append((str(e.id), {"time": when(e.started), "kind": Text(label, style=style), "who": Text(e.who),
+                                     "duration": f"{secs // 60}:{secs % 60:02d}" if secs else "",
+                                     "reason": Text(f"{e.code} {e.reason}" if e.code >= 300 else "")}))
+        self.query_one("#history-list", FittedTable).fill(rows, keep_cursor=False)  # newest on top, under the cursor
 
     @on(DataTable.RowSelected, "#history-list")
     async def _call_back(self, event: DataTable.RowSelected) -> None:
@@ -76,10 +76,7 @@ class MessagesPane(Vertical):
     BINDINGS = [Binding("n", "app.new_message", "New message")]
 
     def compose(self) -> ComposeResult:
-        table = DataTable(id="message-list", cursor_type="row")
-        for key in ("peer", "unread", "last"):
-            table.add_column(key, key=key)
-        yield table
+        yield FittedTable(id="message-list", layouts=(("peer", "unread", "last"),), give_way={"peer": 10, "last": 10})
 
     def on_mount(self) -> None:
         self.rows: list = []
@@ -93,11 +90,10 @@ class MessagesPane(Vertical):
         if rows == self.rows:
             return
         self.rows = rows
-        table = self.query_one("#message-list", DataTable)
-        table.clear()
-        for peer, n, text in rows:
-            table.add_row(Text(peer.split(":", 1)[-1]), Text(str(n), style="bold red") if n else "", Text(text),
-                          key=peer)
+        self.query_one("#message-list", FittedTable).fill(
+            [(peer, {"peer": Text(peer.split(":", 1)[-1]), "unread": Text(str(n), style="bold red") if n else "",
+                     "last": Text(text)}) for peer, n, text in rows],
+            keep_cursor=False)  # unread first, under the cursor: Enter opens it
 
     @on(DataTable.RowSelected, "#message-list")
     def _open(self, event: DataTable.RowSelected) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import on
@@ -12,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import Button, DataTable, Input, RichLog, Static
 
 from ..sip.engine import CallState
@@ -42,27 +44,41 @@ def duration(call: Call, now: float | None = None) -> str:
 
 
 class StatusBar(Static):
-    """One line: each account and its registration state, and own status."""
+    """One line: each account and its registration state on the left; own
+    status, mute, sound and unread counts on the right. When the line is too
+    long the accounts give way (…), never the indicators."""
+
+    state: State | None = None
 
     def show(self, state: State) -> None:
-        text = Text()
+        self.state = state
+        accounts = Text()
         for a in state.accounts:
             ok = a.ready
-            text.append("● " if ok else "○ ", style="green" if ok else "red")
-            text.append(f"{a.name} ", style="bold")
-            text.append(f"{a.uri.split(':', 1)[-1]} ")
-            text.append(f"{a.status_text}   ", style="" if ok else "italic")
-        text.append(f"status: {state.status}")
+            accounts.append("● " if ok else "○ ", style="green" if ok else "red")
+            accounts.append(f"{a.name} ", style="bold")
+            accounts.append(f"{a.uri.split(':', 1)[-1]} ")
+            accounts.append(f"{a.status_text}   ", style="" if ok else "italic")
+        accounts.rstrip()
+        marks = Text(f"status: {state.status}")
         if not state.audio.device:
-            text.append("   🔇 no audio", style="dim")
-        elif state.audio.muted:
-            text.append("   🎤 muted", style="bold yellow")
+            marks.append("  🔇 no audio", style="dim")
+        if state.audio.muted:
+            marks.append("  🎤 muted", style="bold yellow")
         if state.missed:
-            text.append(f"   ✗ {state.missed} missed", style="bold red")
+            marks.append(f"  ✗ {state.missed} missed", style="bold red")
         unread = sum(n for _, n in state.unread)
         if unread:
-            text.append(f"   ✉ {unread} unread", style="bold")
-        self.update(text)
+            marks.append(f"  ✉ {unread} unread", style="bold")
+        width = self.size.width
+        if width and accounts.cell_len + 3 + marks.cell_len > width:
+            accounts.truncate(max(0, width - 3 - marks.cell_len), overflow="ellipsis")
+        line = Text.assemble(accounts, "   " if accounts else "", marks, no_wrap=True, overflow="ellipsis")
+        self.update(line)
+
+    def on_resize(self) -> None:
+        if self.state is not None:
+            self.show(self.state)
 
 
 class DialPad(Vertical):
@@ -110,8 +126,108 @@ class DialPad(Vertical):
             self.post_message(self.Dial(text))
 
 
-class CallList(DataTable):
-    """Live calls, then recently ended ones (dimmed, with the SIP reason)."""
+def cell(text: str, style: str = "") -> Text:
+    """A table cell that ends in … when its column is narrower than the text."""
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+
+
+def fit_columns(natural: dict[str, int], room: int, minimum: dict[str, int]) -> dict[str, int] | None:
+    """Column widths that fit ``room`` cells: the widest of the ``minimum``
+    columns gives way first, down to its minimum; None when even that is too wide."""
+    widths = dict(natural)
+    for _ in range(sum(widths.values()) - room):
+        col = max((c for c in minimum if widths.get(c, 0) > minimum[c]), key=widths.__getitem__, default=None)
+        if col is None:
+            return None
+        widths[col] -= 1
+    return widths
+
+
+class FittedTable(DataTable):
+    """A row table whose columns fit its width, so nothing scrolls sideways:
+    the widest of the ``give_way`` columns narrows first (its cells end in …),
+    and when even that is too wide the next, smaller layout is used.
+
+    ``layouts``: column keys, best first; ``labels``: a header other than the
+    key; ``give_way``: how narrow a column may get; ``least``: the least width
+    of a column whose cells grow (a call's timer)."""
+
+    def __init__(self, layouts: tuple[tuple[str, ...], ...] = (), labels: dict[str, str] | None = None,
+                 give_way: dict[str, int] | None = None, least: dict[str, int] | None = None, **kwargs):
+        super().__init__(cursor_type="row", **kwargs)
+        self.layouts = layouts or getattr(self, "LAYOUTS", ())
+        self.labels = labels if labels is not None else getattr(self, "LABELS", {})
+        self.give_way = give_way if give_way is not None else getattr(self, "GIVE_WAY", {})
+        self.least = least if least is not None else getattr(self, "LEAST", {})
+        self._cells: list[tuple[str, dict[str, Text]]] = []
+        self._widths: dict[str, int] = {}
+
+    def on_mount(self) -> None:
+        self.fill([])
+
+    def on_resize(self) -> None:
+        self.fill(self._cells)
+
+    def fill(self, rows: list[tuple[str, dict]], keep_cursor: bool = True) -> None:
+        """Show ``rows``: (row key, {column key: str or Text}); the cursor stays
+        on the same row when it is still there (else, or without
+        ``keep_cursor``, it goes to the top)."""
+        keep = self.selected_key() if keep_cursor else None
+        rows = [(key, {col: self._cell(v) for col, v in cells.items()}) for key, cells in rows]
+        widths = self._layout([cells for _, cells in rows])
+        if widths != self._widths:
+            self._widths = widths
+            self.clear(columns=True)
+            for col, width in widths.items():
+                self.add_column(self.labels.get(col, col), key=col, width=width)
+        else:
+            self.clear()
+        for key, cells in rows:
+            self.add_row(*(cells.get(col, "") for col in widths), key=key)
+        self._cells = rows
+        if keep is not None and any(key == keep for key, _ in rows):
+            self.move_cursor(row=self.get_row_index(keep))
+
+    @staticmethod
+    def _cell(value) -> Text:
+        text = value.copy() if isinstance(value, Text) else Text(str(value))
+        text.no_wrap, text.overflow = True, "ellipsis"
+        return text
+
+    def _layout(self, rows: list[dict[str, Text]]) -> dict[str, int]:
+        """The columns to show and their widths for the room there is."""
+        room = self.size.width
+        if len(rows) + 1 > self.size.height:
+            room -= self.styles.scrollbar_size_vertical
+        natural: dict[str, int] = {}
+        for cols in self.layouts:
+            natural = {col: max([cell_len(self.labels.get(col, col)), self.least.get(col, 0),
+                                 *(r[col].cell_len for r in rows if col in r)]) for col in cols}
+            if not self.size.width:  # not laid out yet: on_resize lays it out again
+                return natural
+            widths = fit_columns(natural, room - 2 * self.cell_padding * len(cols), self.give_way)
+            if widths is not None:
+                return widths
+        return natural  # too narrow even for the smallest layout: it scrolls
+
+    def selected_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001 - no valid cursor
+            return None
+
+    def column_width(self, col: str) -> int:
+        return self._widths.get(col, 0)
+
+
+class CallList(FittedTable):
+    """Live calls, then recently ended ones (dimmed, with the SIP reason).
+
+    Nothing scrolls sideways: long numbers, names and reasons end in …, and
+    where the full columns do not fit (80×24) number and name share one
+    column and a failed call's reason replaces its state."""
 
     BORDER_TITLE = "Calls"
     BINDINGS = [
@@ -125,7 +241,11 @@ class CallList(DataTable):
         Binding("T", "app.attended", "Attended transfer", show=False),
         Binding("p", "app.split", "Split", show=False),
     ]
-    COLUMNS = ("#", "dir", "number", "name", "state", "time", "reason")
+    LAYOUTS = (("#", "dir", "number", "name", "state", "time", "reason"),
+               ("#", "dir", "who", "outcome", "time"))  # outcome: the state, or a failed call's reason
+    LABELS = {"outcome": "state"}
+    GIVE_WAY = {"number": 6, "name": 6, "reason": 8, "who": 8, "outcome": 12}
+    LEAST = {"time": 5}  # "59:59"; a longer call widens the column on the next tick
 
     async def on_key(self, event) -> None:
         """Digits typed on the call list go to the connected call as DTMF."""
@@ -134,59 +254,101 @@ class CallList(DataTable):
             await self.app.send_dtmf(event.character)
 
     def on_mount(self) -> None:
-        self.cursor_type = "row"
-        for col in self.COLUMNS:
-            self.add_column(col, key=col)
+        self._rows: list[Call] = []
         self.set_interval(1, self._tick)
 
     def show(self, state: State) -> None:
-        rows = [*state.calls, *reversed(state.ended)]
-        keep = self.selected_id()
-        self.clear()
-        for c in rows:
-            self.add_row(*self._cells(c), key=str(c.id))
-        if keep is not None and any(c.id == keep for c in rows):
-            self.move_cursor(row=self.get_row_index(str(keep)))
-        self._rows = rows
+        self._rows = [*state.calls, *reversed(state.ended)]
+        now = time.time()
+        self.fill([(str(c.id), self._row(c, now)) for c in self._rows])
 
-    def _cells(self, c: Call) -> tuple:
-        reason = f"{c.code} {c.reason}" if c.code >= 300 else ""
-        return (
-            str(c.id), "in" if c.dir == "i" else "out", Text(c.who), Text(c.dn),
-            Text(c.state.value + (" ⊕" if c.conference else ""), style=state_style(self, c.state)),
-            duration(c), Text(reason),
-        )
+    def select(self, call_id: int) -> None:
+        """Put the cursor on this call's row."""
+        if any(c.id == call_id for c in self._rows):
+            self.move_cursor(row=self.get_row_index(str(call_id)))
+
+    def _row(self, c: Call, now: float) -> dict[str, Text]:
+        """Every column's cell, for both layouts."""
+        failed = f"{c.code} {c.reason}" if c.code >= 300 else ""
+        state = Text(c.state.value + (" ⊕" if c.conference else ""), style=state_style(self, c.state))
+        return {
+            "#": str(c.id), "dir": "in" if c.dir == "i" else "out",
+            "number": Text(c.who), "name": Text(c.dn), "who": Text(c.dn or c.who),
+            "state": state, "outcome": Text(failed, style=state.style) if failed else state,
+            "time": duration(c, now), "reason": Text(failed),
+        }
 
     def _tick(self) -> None:
         now = time.time()
-        for c in getattr(self, "_rows", ()):
+        for c in self._rows:
             if c.live and c.connected_at is not None:
-                self.update_cell(str(c.id), "time", duration(c, now))
+                text = duration(c, now)
+                if len(text) > self.column_width("time"):
+                    self.fill([(str(r.id), self._row(r, now)) for r in self._rows])
+                    return
+                self.update_cell(str(c.id), "time", cell(text))
 
     def selected_id(self) -> int | None:
-        if not self.row_count:
-            return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except Exception:  # noqa: BLE001 - no valid cursor
-            return None
-        return int(key.value) if key.value is not None else None
+        key = self.selected_key()
+        return int(key) if key is not None else None
+
+
+METER_STEPS = 5
+METER_FLOOR_DB = -60.0  # quieter than this shows no bar; 0 dBFS shows them all
+
+
+def meter_steps(level: float) -> int:
+    """How many of the meter's bars an RMS level (0..1) lights, on a dB scale:
+    speech sits in the middle, not at the first bar."""
+    import math
+
+    if level <= 0:
+        return 0
+    db = 20 * math.log10(min(level, 1.0))
+    return max(0, min(METER_STEPS, round((db - METER_FLOOR_DB) / -METER_FLOOR_DB * METER_STEPS)))
+
+
+def meter(steps: int) -> str:
+    """``███░░``: block characters every terminal font has."""
+    return "█" * steps + "░" * (METER_STEPS - steps)
 
 
 class CallDetail(Static):
     """The selected call in full: caller ID override, CRM tags, and context
-    an app attached with CallInfo (sanitized text, link)."""
+    an app attached with CallInfo (sanitized text, link). On a connected call
+    a line with the microphone and speaker meters and the mute state."""
+
+    levels: reactive[tuple[int, int] | None] = reactive(None)  # lit bars (mic, speaker); None: no meter
+    muted: reactive[bool] = reactive(False)
+
+    call: Call | None = None
 
     def show(self, call: Call | None) -> None:
+        self.call = call
         self.display = call is not None
-        if call is None:
-            return
+        if call is not None:
+            self.update(self._text(call))
+
+    def watch_levels(self) -> None:
+        self.show(self.call)
+
+    def watch_muted(self) -> None:
+        self.show(self.call)
+
+    def _text(self, call: Call) -> Text:
         text = Text()
         text.append(f"call {call.id} ", style="bold")
         text.append(f"{'from' if call.dir == 'i' else 'to'} {call.dn + ' ' if call.dn else ''}<{call.sip}>")
         text.append(f"  {call.state.value}", style=state_style(self, call.state))
         if call.code >= 300:
             text.append(f"  {call.code} {call.reason}")
+        if call.state is CallState.CONNECTED and (self.levels is not None or self.muted):
+            text.append("\n")
+            mic, spk = self.levels or (0, 0)
+            text.append("mic ")
+            text.append("muted" if self.muted else meter(mic), style="bold yellow" if self.muted else "")
+            if self.levels is not None:
+                text.append(f"  spk {meter(spk)}")
         tags = [f"{k} {v}" for k, v in (("caller ID", call.callerid), ("cat", call.cat),
                                           ("bind", call.bind)) if v]
         if tags:
@@ -196,7 +358,7 @@ class CallDetail(Static):
         if call.info_link:
             text.append("\n")
             text.append(call.info_link, style=Style(underline=True, link=call.info_link))
-        self.update(text)
+        return text
 
 
 class LogPane(RichLog):

@@ -1,0 +1,75 @@
+"""``--debug``: two files in the XDG state dir, ``sip.log`` (pjsua2's own log,
+SIP messages included) and ``tui-phone.log`` (the app's lines: what the log
+pane or ``--headless``'s stderr shows, with the level).
+
+Passwords never reach a log line; should one ever, the account passwords and
+the HTTP token the config holds are masked before the line is written."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from .locations import state_dir
+
+SIP_LOG = "sip.log"
+APP_LOG = "tui-phone.log"
+MASK = "********"
+
+
+def debug_dir() -> Path:
+    d = state_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _private(path: Path, mode: str):
+    """Open ``path`` readable by its owner only (calls and numbers are personal)."""
+    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), mode, encoding="utf-8", buffering=1)
+
+
+def sip_log_path() -> str:
+    """Where pjsua2 writes its log with ``--debug`` (created private first:
+    pjsua2 keeps an existing file's mode)."""
+    path = debug_dir() / SIP_LOG
+    _private(path, "a").close()
+    return str(path)
+
+
+def secrets_of(config) -> list[str]:
+    """What must never appear in a log file: account passwords, the HTTP token."""
+    found = [a.password for a in config.accounts] + [config.http.get("token", "")]
+    return sorted({s for s in found if len(s) >= 3}, key=len, reverse=True)
+
+
+def start(config) -> tuple[str | None, "AppLog | None", str]:
+    """For ``--debug``: pjsua2's log path, the app log, and "" — or, when the
+    state dir cannot be written, (None, None, a one-line reason): the phone
+    runs on without the files."""
+    try:
+        return sip_log_path(), AppLog(secrets=secrets_of(config)), ""
+    except OSError as e:
+        return None, None, f"--debug: cannot write logs to {state_dir()}: {e.strerror or e}"
+
+
+class AppLog:
+    """The app's log lines, appended to ``tui-phone.log`` one line each
+    (line-buffered: what was written survives a crash)."""
+
+    def __init__(self, path: str | Path | None = None, secrets: Iterable[str] = ()):
+        self.path = Path(path) if path is not None else debug_dir() / APP_LOG
+        self._secrets = [s for s in secrets if s]
+        self._file = _private(self.path, "a")  # line-buffered, lives as long as the app
+        self.write("info", "tui-phone started with --debug; pjsua2 logs to " + str(self.path.with_name(SIP_LOG)))
+
+    def write(self, level: str, text: str) -> None:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        text = text.replace("\n", " ⏎ ")
+        if not self._file.closed:
+            self._file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {level:<7} {text}\n")
+
+    def close(self) -> None:
+        self._file.close()
