@@ -259,7 +259,7 @@ def model(state: State) -> dict:
             "model": {"registered": state.registered, "status": state.status, "missed": state.missed,
                       "unread": sum(n for _, n in state.unread),
                       "audio": {"device": state.audio.device, "input": state.audio.input,
-                                "muted": state.audio.muted},
+                                "muted": state.audio.muted, "note": state.audio.note},
                       "accounts": accounts, "calls": calls,
                       "team": [{"dn": name, "sip": uri, "status": state.presence_of(uri) or "offline"}
                                for name, uri in state.team]},

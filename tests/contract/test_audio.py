@@ -48,7 +48,8 @@ def test_bytevector_fast_path():
 def test_baresip_1khz_reaches_output_device():
     for b in ("pulseaudio", "pactl", "parec", "baresip"):
         require(b)
-    p = subprocess.run([sys.executable, str(ROOT / "bench" / "audio.py"), "--seconds", "4", "--idle", "1", "--json"],
+    p = subprocess.run([sys.executable, str(ROOT / "bench" / "audio.py"), "--seconds", "4", "--idle", "1",
+                        "--parts", "call", "--json"],  # the latency and phone parts: test_audio_e2e.py
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
     assert lines, p.stdout[-2000:] + p.stderr[-2000:]
