@@ -357,7 +357,7 @@ def measure_latency(owner, pulse, work: Path, n: int) -> dict:
         if b is None:
             return AudioBridge.last_reason
         if hasattr(b, "set_active"):
-            b.set_active(True)
+            b.set_active(True, True)
         b.capture_media.startTransmit(b.playback_media)  # device in -> conference bridge -> device out
         box["b"] = b
         return ""
@@ -438,7 +438,7 @@ def measure_call(owner, pj, Call, pulse, work: Path, bob, seconds: float, idle_s
         def mk_bridge():
             box["b"] = AudioBridge.create({"input": "pulse", "output": "pulse", "ring": "", "null": False})
             if box["b"] is not None and hasattr(box["b"], "set_active"):
-                box["b"].set_active(True)  # the engine runs the streams only while there is a call or a tone
+                box["b"].set_active(True, True)  # the engine runs the streams only while there is a call or a tone
             return AudioBridge.last_reason
 
         reason = owner.call(mk_bridge)

@@ -26,8 +26,11 @@ def debug_dir() -> Path:
 
 
 def _private(path: Path, mode: str):
-    """Open ``path`` readable by its owner only (calls and numbers are personal)."""
-    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), mode, encoding="utf-8", buffering=1)
+    """Open ``path`` readable by its owner only (calls and numbers are personal;
+    a file an older version left readable is made private too)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    return open(fd, mode, encoding="utf-8", buffering=1)
 
 
 def sip_log_path() -> str:

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.peers import Pulse, require, sipp_uac, sipp_uas
+from tests.peers import Pulse, baresip_account, require, sipp_uac, sipp_uas
 from tests.phoneproc import HeadlessPhone, direct
 
 RATE = 16000
@@ -120,7 +120,7 @@ def test_second_call_beeps_instead_of_ringing(tmp_path, pulse, ear, sipp_dir):
         mark, at = phone.mark(), spk.mark()
         second = sipp_uac(sipp_dir, phone.sip_address, "alice", "uac-wait-bye", timeout=40)
         phone.wait_call_state("Alerting", 10, since=mark)
-        heard = spk.energy(at, (440, 480), 2.0)  # the beep: 440 Hz alone, 300 ms at once, then every 10 s
+        heard = spk.energy(at, (440, 480), 6.0)  # the beep: 440 Hz alone, 300 ms at once, then every 10 s
         assert heard[440] > 0.2 and heard[480] < 0.02, heard
         for c in phone.model["calls"]:
             phone.api({"mt": "DisconnectCall", "id": c["id"]})
@@ -139,7 +139,7 @@ def test_switch_output_device_during_a_call(tmp_path, pulse, ear, sipp_dir):
         pulse.set_defaults("spk2")
         r = phone.api({"mt": "SetAudio", "output": "default"})
         assert r.get("ok") is True, r
-        heard = spk2.energy(spk2.mark(), (440, 480), 1.5)
+        heard = spk2.energy(spk2.mark(), (440, 480), 6.0)  # a whole ringback cadence, wherever it stands
         assert heard[440] > 0.2 and heard[480] > 0.2, heard
         assert phone.model["calls"][0]["state"] == "Ringback"  # the call went on untouched
         bad = phone.api({"mt": "SetAudio", "output": "no-such-headset"})
@@ -162,5 +162,54 @@ def test_sound_server_gone_mid_call_falls_back_to_no_sound(tmp_path, pulse, sipp
         time.sleep(1.0)
         assert phone.model["calls"][0]["state"] == "Connected"  # the call stays up
         assert phone.proc.poll() is None
+        pulse.start()  # the sound server is back; picking the speaker alone brings sound back
+        mark = phone.mark()
+        r = phone.api({"mt": "SetAudio", "output": ""})
+        assert r.get("ok") is True, r
+        m = phone.wait_for(lambda m: m["audio"]["device"] != "", 5, "audio back", mark)
+        assert m["calls"][0]["state"] == "Connected"
         phone.api({"mt": "DisconnectCall", "id": call["id"]})
         assert uac.wait(15) == 0
+
+
+def test_sound_server_restarted_while_idle_next_call_rings(tmp_path, pulse, sipp_dir):
+    with HeadlessPhone(tmp_path, config(), env=pulse.env) as phone:
+        assert phone.model["audio"]["device"]
+        pulse.stop()  # no device is open while idle, so nothing notices...
+        pulse.start()  # ...and the next call opens the devices afresh
+        spk = Ear(pulse, tmp_path, "spk.monitor")
+        try:
+            uac = sipp_uac(sipp_dir, phone.sip_address, "alice", "uac-wait-bye", timeout=30)
+            call = phone.wait_call_state("Alerting", 10)
+            ring = spk.energy(spk.mark(), (440, 480), 3.0)
+            assert ring[440] > 0.2 and ring[480] > 0.2, ring
+            assert phone.model["audio"]["device"]
+            phone.api({"mt": "DisconnectCall", "id": call["id"]})
+            uac.wait(15)
+        finally:
+            spk.close()
+
+
+def test_ringback_while_another_call_is_on_hold(tmp_path, pulse, ear, sipp_dir, baresip_factory):
+    spk = ear()
+    bob = baresip_factory(baresip_account("bob"))  # answers, and takes our hold re-INVITE
+    uas = sipp_uas(sipp_dir, scenario="ringing", duration_ms=8000)
+    with HeadlessPhone(tmp_path, config(), env=pulse.env) as phone:
+        a = phone.api({"mt": "StartCall", "sip": bob.uri})
+        phone.wait_call_state("Connected", 10)
+        bob.wait_event("CALL_ESTABLISHED")
+        assert phone.api({"mt": "Hold", "id": a["id"]})["ok"]
+        phone.wait_call_state("Holding", 5)
+        phone.api({"mt": "StartCall", "sip": f"sip:svc@127.0.0.1:{uas.port}"})  # a consultation call
+        phone.wait_call_state("Ringback", 5)
+        heard = spk.energy(spk.mark(), (440, 480), 1.5)
+        assert heard[440] > 0.2 and heard[480] > 0.2, heard
+        for c in phone.model["calls"]:
+            phone.api({"mt": "DisconnectCall", "id": c["id"]})
+    uas.wait(10)
+
+
+def test_ring_device_that_matches_nothing_is_a_notice_not_silence(tmp_path, pulse, sipp_dir):
+    with HeadlessPhone(tmp_path, config('\n[audio]\nring = "no-such-bell"\n'), env=pulse.env) as phone:
+        m = phone.wait_for(lambda m: m["audio"]["note"], 10, "a note about the ring device")
+        assert "no-such-bell" in m["audio"]["note"] and m["audio"]["device"], m["audio"]

@@ -217,9 +217,14 @@ class _PlaybackPort(pj.AudioMediaPort):
 
 # ----------------------------------------------------------------- devices
 def _sd():
-    """Import sounddevice; raises OSError when PortAudio is missing."""
-    import sounddevice
-
+    """Import sounddevice; raises OSError (one line) when PortAudio is missing
+    or cannot start (sounddevice raises PortAudioError for the latter)."""
+    try:
+        import sounddevice
+    except OSError as e:
+        raise OSError(f"PortAudio library not found ({e})") from e
+    except Exception as e:  # noqa: BLE001 - PortAudioError from Pa_Initialize
+        raise OSError(f"PortAudio cannot start ({e})".splitlines()[0]) from e
     return sounddevice
 
 
@@ -281,10 +286,11 @@ def _find_device(sd, name: str, kind: str):
 # ----------------------------------------------------------------- bridge
 class AudioBridge:
     """The two pjmedia ports (created once, for the engine's lifetime) and the
-    sounddevice streams behind them. The streams run only while there is a
-    call or a tone (``set_active``): an idle phone keeps the microphone closed
-    and uses no CPU. Device switches and a lost device replace the streams;
-    the ports, and so the calls' audio connections, stay."""
+    sounddevice streams behind them. Streams are opened only while needed
+    (``set_active``): the output while there is a call, the microphone only
+    while a call carries audio; an idle phone has no device open. Devices are
+    kept as the names asked for and resolved when a stream opens, so a
+    device switch or a sound server that came back needs no restart."""
 
     last_reason: str = ""  # why the last create() returned None
 
@@ -299,10 +305,12 @@ class AudioBridge:
         self._last_out = SILENCE
         self._tone: _Tone | None = None  # played on the output device, over or instead of call audio
         self._ring_tone: _Tone | None = None  # the ring, when it has its own device
-        self._beat = 0.0  # monotonic time of the last device callback
-        self.active = False
+        self._beat_in = self._beat_out = 0.0  # monotonic time of each stream's last callback
+        self._names = {"input": "", "output": "", "ring": ""}  # as asked for: "" = system default
+        self.failed = False  # the devices were lost: stay silent until use() picks again
+        self.note = ""  # a one-line warning from create() (a ring device that matched nothing)
         self.tap = None  # optional callable(bytes) seeing every frame received from calls (tests)
-        self.input_device = self.output_device = self.ring_device = None
+        self.input_device = self.output_device = self.ring_device = None  # resolved PortAudio indexes
         self._in_stream = self._out_stream = self._ring_stream = None
         self.capture_media = self.playback_media = None
 
@@ -315,18 +323,22 @@ class AudioBridge:
     @property
     def device_name(self) -> str:
         """The output device's name, for the status line ("" once the device is gone)."""
-        return self._name(self.output_device)
+        return "" if self.failed else self._name(self.output_device)
 
     @property
     def input_name(self) -> str:
-        return self._name(self.input_device)
+        return "" if self.failed else self._name(self.input_device)
+
+    @property
+    def active(self) -> bool:
+        return self._out_stream is not None
 
     # ---- construction (owner thread)
     @classmethod
     def create(cls, config_audio: dict) -> "AudioBridge | None":
-        """A bridge with its ports and streams ready (not running), or None with
-        ``AudioBridge.last_reason`` set to a one-line reason (null mode, no
-        PortAudio, no matching device, open failed)."""
+        """A bridge with its ports and devices chosen (no stream open yet), or
+        None with ``AudioBridge.last_reason`` set to a one-line reason (null
+        mode, no PortAudio, no matching device)."""
         cls.last_reason = ""
         cfg = config_audio or {}
         if cfg.get("null"):
@@ -335,61 +347,61 @@ class AudioBridge:
         try:
             _sd()
         except OSError as e:
-            cls.last_reason = f"audio off: PortAudio library not found ({e})"
+            cls.last_reason = f"audio off: {e}"
             return None
         b = cls()
         error = b.use(cfg.get("input", ""), cfg.get("output", ""), cfg.get("ring", ""))
+        if error and cfg.get("ring") and not b.use(cfg.get("input", ""), cfg.get("output", ""), ""):
+            b.note = f"[audio] ring: {error}; incoming calls ring on the output device"
+            error = ""
         if error:
-            b.close()
             cls.last_reason = f"audio off: {error}"
             return None
-        fmt = _fmt()
-        b.capture_media = _CapturePort(b)
-        b.capture_media.createPort("tui-cap", fmt)
-        b.playback_media = _PlaybackPort(b)
-        b.playback_media.createPort("tui-play", fmt)
+        try:
+            fmt = _fmt()
+            b.capture_media = _CapturePort(b)
+            b.capture_media.createPort("tui-cap", fmt)
+            b.playback_media = _PlaybackPort(b)
+            b.playback_media.createPort("tui-play", fmt)
+        except Exception as e:  # noqa: BLE001
+            b.close()
+            cls.last_reason = f"audio off: cannot create the audio ports ({e})".splitlines()[0]
+            return None
         return b
 
     def use(self, input: str | None = None, output: str | None = None, ring: str | None = None) -> str:
         """Switch to the devices matching these names (None: keep, "": system
-        default), during a call too. Returns "" or a one-line error; on error
-        nothing changes."""
-        sd = _sd()
+        default), during a call too: open streams move to the new devices.
+        Returns "" or a one-line error; on error nothing changes."""
+        names = dict(self._names)
+        names.update({k: v for k, v in (("input", input), ("output", output), ("ring", ring)) if v is not None})
         try:
-            i = self.input_device if input is None else _find_device(sd, input, "input")
-            o = self.output_device if output is None else _find_device(sd, output, "output")
-            r = self.ring_device if ring is None else _find_ring(sd, ring, o)
-            if i is None or o is None:
-                raise LookupError("no sound device")
-            streams = self._streams(sd, i, o)
+            indexes = self._resolve(names)
         except Exception as e:  # noqa: BLE001 - LookupError, PortAudioError
-            return f"cannot open device ({e})".splitlines()[0] if not isinstance(e, LookupError) else str(e)
+            return str(e).splitlines()[0] if isinstance(e, LookupError) else f"cannot use the device ({e})"
+        was = (self._out_stream is not None, self._in_stream is not None)
+        tone = self.tone
+        self.set_tone(None)
         self._close_streams()
-        self.input_device, self.output_device, self.ring_device = i, o, (o if r is None else r)
-        self._in_stream, self._out_stream = streams
-        if self.active:
-            self.active = False
-            self.set_active(True)
-        if self._ring_tone is not None:  # a ring in progress moves to the new ring device
-            name, self._ring_tone = self._ring_tone.name, None
-            self.set_tone(name)
-        return ""
+        self._names, self.failed = names, False
+        self.input_device, self.output_device, self.ring_device = indexes
+        error = self.set_active(*was)
+        self.set_tone(tone)
+        return error
 
-    def _streams(self, sd, input_device, output_device):
-        stats, cap_q, play_q = self._stats, self._cap_q, self._play_q
+    @staticmethod
+    def _resolve(names: dict) -> tuple:
+        sd = _sd()
+        i = _find_device(sd, names["input"], "input")
+        o = _find_device(sd, names["output"], "output")
+        return i, o, _find_device(sd, names["ring"], "output") if names["ring"] else o
+
+    def _open_output(self, sd):
+        stats, play_q = self._stats, self._play_q
         play_level = _Level()
 
-        def in_cb(indata, frames, time_info, status):
-            self._beat = time.monotonic()
-            if len(cap_q) == cap_q.maxlen:
-                stats["cap_drops"] += 1
-            data = bytes(indata)
-            cap_q.append(data)
-            stats["in_blocks"] += 1
-            self._last_in = data
-
         def out_cb(outdata, frames, time_info, status):
-            self._beat = time.monotonic()
+            self._beat_out = time.monotonic()
             stats["out_blocks"] += 1
             data = SILENCE
             if self._primed or len(play_q) >= PRIME_FRAMES:
@@ -407,51 +419,66 @@ class AudioBridge:
                     data = frame
             outdata[:] = data
 
-        common = dict(samplerate=CLOCK_RATE, blocksize=SAMPLES, channels=1, dtype="int16", latency="low")
-        in_stream = sd.RawInputStream(device=input_device, callback=in_cb, **common)
-        try:
-            out_stream = sd.RawOutputStream(device=output_device, callback=out_cb, **common)
-        except Exception:
-            in_stream.close()
-            raise
-        return in_stream, out_stream
+        play_q.clear()
+        self._primed = False
+        self._beat_out = time.monotonic()
+        return sd.RawOutputStream(device=self.output_device, callback=out_cb, **STREAM)
+
+    def _open_input(self, sd):
+        stats, cap_q = self._stats, self._cap_q
+
+        def in_cb(indata, frames, time_info, status):
+            self._beat_in = time.monotonic()
+            if len(cap_q) == cap_q.maxlen:
+                stats["cap_drops"] += 1
+            data = bytes(indata)
+            cap_q.append(data)
+            stats["in_blocks"] += 1
+            self._last_in = data
+
+        cap_q.clear()
+        self._beat_in = time.monotonic()
+        return sd.RawInputStream(device=self.input_device, callback=in_cb, **STREAM)
 
     # ---- running (owner thread)
-    def set_active(self, on: bool) -> None:
-        """Run the device streams (a call or a tone) or stop them (idle)."""
-        if on == self.active or self._in_stream is None:
-            self.active = on and self._in_stream is not None
-            return
-        self.active = on
-        if on:
-            self._cap_q.clear()
-            self._play_q.clear()
-            self._primed = False
-            self._beat = time.monotonic()
-            self._in_stream.start()
-            self._out_stream.start()
-        else:
-            for st in (self._in_stream, self._out_stream):
-                try:
-                    st.stop()
-                except Exception:  # noqa: BLE001 - a stream of a vanished device
-                    pass
+    def set_active(self, output: bool, input: bool = False) -> str:
+        """Open (and start) or close the output and input streams. Returns ""
+        or a one-line reason when a device cannot be opened (then nothing is
+        left open). After ``lost`` nothing opens until ``use`` is called."""
+        if self.failed:
+            return ""
+        input = input and output
+        try:
+            sd = _sd()
+            if output and self.output_device is None:
+                self.input_device, self.output_device, self.ring_device = self._resolve(self._names)
+            for want, attr, opener in ((output, "_out_stream", self._open_output),
+                                       (input, "_in_stream", self._open_input)):
+                st = getattr(self, attr)
+                if want and st is None:
+                    st = opener(sd)
+                    setattr(self, attr, st)
+                    st.start()
+                elif not want and st is not None:
+                    setattr(self, attr, None)
+                    _close(st)
+        except Exception as e:  # noqa: BLE001 - PortAudioError, LookupError: the device is gone
+            self._close_streams()
+            return f"cannot open the sound device ({e})".splitlines()[0]
+        if not output:
+            self._last_in = self._last_out = SILENCE
+        return ""
 
     def set_tone(self, name: str | None) -> None:
         """Play a tone from TONES (None: stop). The ring goes to the ring
         device when it is not the output device; the others to the output."""
-        current = self._ring_tone or self._tone
-        if (current.name if current else None) == name:
+        if self.tone == name:
             return
         self._tone = self._ring_tone = None
         if self._ring_stream is not None:
-            try:
-                self._ring_stream.abort()
-                self._ring_stream.close()
-            except Exception:  # noqa: BLE001
-                pass
+            _close(self._ring_stream)
             self._ring_stream = None
-        if name is None:
+        if name is None or self.failed:
             return
         if name == "ring" and self.ring_device not in (None, self.output_device):
             tone = self._ring_tone = _Tone(name)
@@ -460,12 +487,13 @@ class AudioBridge:
                 outdata[:] = tone.next()[0]
 
             try:
-                self._ring_stream = _sd().RawOutputStream(
-                    device=self.ring_device, callback=ring_cb, samplerate=CLOCK_RATE, blocksize=SAMPLES,
-                    channels=1, dtype="int16", latency="high")
+                self._ring_stream = _sd().RawOutputStream(device=self.ring_device, callback=ring_cb,
+                                                          **dict(STREAM, latency="high"))
                 self._ring_stream.start()
                 return
             except Exception:  # noqa: BLE001 - ring device gone: ring on the output device instead
+                if self._ring_stream is not None:
+                    _close(self._ring_stream)
                 self._ring_tone = self._ring_stream = None
         self._tone = _Tone(name)
 
@@ -475,39 +503,39 @@ class AudioBridge:
         return current.name if current else None
 
     def check(self) -> str:
-        """"" while the devices work; a one-line reason once the running
-        streams stopped delivering (the device was unplugged or the sound
-        server went away). Call it a few times a second from the owner thread."""
-        if not self.active:
-            return ""
-        for st, kind in ((self._in_stream, "input"), (self._out_stream, "output")):
+        """"" while the open streams work; a one-line reason once one stopped
+        delivering (the device was unplugged or the sound server went away).
+        Call it a few times a second from the owner thread."""
+        now = time.monotonic()
+        for st, beat, kind in ((self._in_stream, self._beat_in, "input"),
+                               (self._out_stream, self._beat_out, "output")):
+            if st is None:
+                continue
             try:
                 alive = st.active
             except Exception:  # noqa: BLE001
                 alive = False
             if not alive:
                 return f"the {kind} device stopped"
-        if time.monotonic() - self._beat > STALL_S:
-            return f"no sound from the devices for {STALL_S:.0f} s"
+            if now - beat > STALL_S:
+                return f"no sound from the {kind} device for {STALL_S:.0f} s"
         return ""
 
     def lost(self) -> None:
         """The devices are gone: close the streams, keep the ports (the calls
-        carry on without sound until ``use`` finds a device again)."""
+        carry on without sound until ``use`` picks a device again)."""
         self.set_tone(None)
         self._close_streams()
-        self.active = False
+        self.failed = True
         self.input_device = self.output_device = self.ring_device = None
 
     def _close_streams(self) -> None:
-        for st in (self._in_stream, self._out_stream):
+        for attr in ("_in_stream", "_out_stream"):
+            st = getattr(self, attr)
+            setattr(self, attr, None)
             if st is not None:
-                try:
-                    st.abort()
-                    st.close()
-                except Exception:  # noqa: BLE001
-                    pass
-        self._in_stream = self._out_stream = None
+                _close(st)
+        self._last_in = self._last_out = SILENCE
 
     def mute(self, on: bool) -> None:
         self._muted = bool(on)
@@ -518,9 +546,7 @@ class AudioBridge:
 
     def levels(self) -> tuple[float, float]:
         """RMS of the last 20 ms in each direction, 0..1 (input after mute);
-        0 while the streams are stopped. Safe to call from any thread."""
-        if not self.active:
-            return 0.0, 0.0
+        0 while the streams are closed. Safe to call from any thread."""
         return (0.0 if self._muted else _rms(self._last_in)), _rms(self._last_out)
 
     def stats(self) -> dict:
@@ -537,7 +563,6 @@ class AudioBridge:
         """Stop the streams and destroy the ports (owner thread, before libDestroy)."""
         self.set_tone(None)
         self._close_streams()
-        self.active = False
         for name in ("capture_media", "playback_media"):
             port = getattr(self, name)
             setattr(self, name, None)
@@ -545,14 +570,15 @@ class AudioBridge:
         self.tap = None
 
 
-def _find_ring(sd, name: str, output_device):
-    """The ring device: the one named, else the output device (None)."""
-    if not name:
-        return None
+STREAM = dict(samplerate=CLOCK_RATE, blocksize=SAMPLES, channels=1, dtype="int16", latency="low")
+
+
+def _close(stream) -> None:
     try:
-        return _find_device(sd, name, "output")
-    except LookupError:
-        return None
+        stream.abort()
+        stream.close()
+    except Exception:  # noqa: BLE001 - a stream of a vanished device
+        pass
 
 
 def _rms(data: bytes) -> float:

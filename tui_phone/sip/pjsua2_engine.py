@@ -174,6 +174,7 @@ class _Call(pj.Call):
         self.dtmf: str | None = None  # digits to send once connected (tel: ;ext=)
         self.dtmf_due = 0.0
         self.media_on = False  # audio flows (early media or connected): no generated ringback
+        self.answered = False  # we sent 200 OK: no more ring while the ACK is on its way
 
     def onCallState(self, prm):
         self.engine._guard(self.engine._call_state, self)
@@ -279,7 +280,7 @@ class PjEngine(Engine):
             self._dead.clear()
             self._post_dial()
             self._probe_registrars()
-            self._audio_tick()
+            self._guard(self._audio_tick)
             if self._status_due:
                 self._status_due = False
                 self._guard(self._auto_status)
@@ -345,7 +346,7 @@ class PjEngine(Engine):
             self._wake_to = ("127.0.0.1" if host in ("0.0.0.0", "") else host, int(port))
         for acc in self.config.accounts:
             self._add_account(acc)
-        self._start_audio()  # after the REGISTERs are on their way: PortAudio takes ~0.2 s to start
+        self._guard(self._start_audio)  # after the REGISTERs are on their way: PortAudio takes ~0.2 s to start
 
     @staticmethod
     def _tls(tc, acc: AccountConfig) -> None:
@@ -378,7 +379,7 @@ class PjEngine(Engine):
         if self._audio is None:
             self.emit(AudioState("", False, f"{reason}; calls connect without sound"))
         else:
-            self._audio_state()
+            self._audio_state(self._audio.note)
 
     def _audio_state(self, note: str = "") -> None:
         a = self._audio
@@ -390,25 +391,26 @@ class PjEngine(Engine):
         a = self._audio
         if a is None:
             return
+        reason = ""
         if self._audio_due:
             self._audio_due = False
-            states = {c.last for c in self._calls.values()}
-            ringing = any(c.dir == "i" and c.last is CallState.ALERTING for c in self._calls.values())
-            live = bool(states & {CallState.CONNECTED, CallState.HOLDING, CallState.HELD})
-            ringback = any(c.dir == "o" and c.last is CallState.RINGBACK and not c.media_on
-                           for c in self._calls.values())
-            a.set_active(bool(self._calls))
-            a.set_tone("waiting" if ringing and live else "ring" if ringing else
-                       "ringback" if ringback and not live else None)
+            calls = list(self._calls.values())
+            ringing = any(c.dir == "i" and c.last is CallState.ALERTING and not c.answered for c in calls)
+            talking = any(c.last is CallState.CONNECTED for c in calls)  # a held call does not hear tones
+            ringback = any(c.dir == "o" and c.last is CallState.RINGBACK and not c.media_on for c in calls)
+            # the output while there is a call; the microphone only while a call carries audio
+            reason = a.set_active(bool(calls), any(c.media_on for c in calls))
+            a.set_tone("waiting" if ringing and talking else "ring" if ringing else
+                       "ringback" if ringback and not talking else None)
         now = time.monotonic()
-        if now >= self._audio_check_at:
+        if not reason and now >= self._audio_check_at:
             self._audio_check_at = now + 0.5
             reason = a.check()
-            if reason:
-                name = a.device_name
-                a.lost()
-                self._audio_state(f"audio device lost ({name}: {reason}); calls continue without sound — "
-                                  "pick another device with the audio command")
+        if reason:
+            name = a.device_name
+            a.lost()
+            self._audio_state(f"audio device lost ({name}: {reason}); calls continue without sound; "
+                              "pick a device (D, or SetAudio) to bring it back")
 
     def audio_levels(self) -> tuple[float, float] | None:
         """Microphone and speaker level of the last 20 ms (0..1), None with no
@@ -508,6 +510,7 @@ class PjEngine(Engine):
                 prm = pj.CallOpParam()
                 prm.statusCode = 200
                 call.answer(prm)
+                call.answered = self._audio_due = True
             case DisconnectCall(code=code):
                 prm = pj.CallOpParam()
                 if call.getInfo().state in (pj.PJSIP_INV_STATE_INCOMING, pj.PJSIP_INV_STATE_EARLY) \
