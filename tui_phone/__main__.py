@@ -59,9 +59,11 @@ def cmd_run(args) -> int:
 
         return run(config, debug=args.debug)
     from .app import make_app
+    from .debuglog import native_stderr_aside
 
     app = make_app(config, debug=args.debug, open_url=args.open, theme=args.theme)
-    app.run()
+    with native_stderr_aside(args.debug):
+        app.run()
     return app.return_code or OK
 
 

@@ -7,15 +7,18 @@ the HTTP token the config holds are masked before the line is written."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .locations import state_dir
 
 SIP_LOG = "sip.log"
 APP_LOG = "tui-phone.log"
+NATIVE_LOG = "native.log"  # what C libraries (ALSA, PortAudio) print to stderr while the TUI runs
 MASK = "********"
 
 
@@ -76,3 +79,38 @@ class AppLog:
 
     def close(self) -> None:
         self._file.close()
+
+
+@contextlib.contextmanager
+def native_stderr_aside(debug: bool) -> Iterator[None]:
+    """While the TUI runs, keep C libraries' messages off the screen.
+
+    ALSA and PortAudio print errors ("ALSA lib pulse.c: ...", "Expression
+    'AlsaStart' failed") straight to file descriptor 2, which is the terminal
+    the TUI draws on (Textual writes to ``sys.__stderr__``). Textual gets its
+    own duplicate of the terminal; descriptor 2 goes to ``native.log`` in the
+    state dir with ``--debug``, else to /dev/null. Restored on exit. Nothing
+    changes when stderr is not a terminal (redirected by the user)."""
+    if not os.isatty(2):
+        yield
+        return
+    term = os.dup(2)
+    try:
+        target = os.open(debug_dir() / NATIVE_LOG if debug else os.devnull,
+                         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError:
+        os.close(term)
+        yield
+        return
+    saved = sys.__stderr__, sys.stderr
+    sys.__stderr__ = sys.stderr = open(term, "w", encoding=saved[0].encoding or "utf-8",
+                                       errors="backslashreplace", closefd=False)
+    os.dup2(target, 2)
+    os.close(target)
+    try:
+        yield
+    finally:
+        sys.__stderr__.flush()
+        os.dup2(term, 2)
+        os.close(term)
+        sys.__stderr__, sys.stderr = saved

@@ -43,17 +43,24 @@ class Tmux:
         subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True)
 
 
+def phone_setup(tmp_path: Path, proxy_port: int) -> tuple[Path, dict]:
+    """A config with one direct account whose calls go to 127.0.0.1:`proxy_port`, and private XDG dirs."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[[accounts]]\nname = "alice"\nuri = "sip:alice@127.0.0.1"\nbind = "127.0.0.1"\n'
+                   f'proxy = "sip:127.0.0.1:{proxy_port}"\n')
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    env = {"XDG_RUNTIME_DIR": str(run), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_STATE_HOME": str(tmp_path / "state"),
+           "TERM": "xterm-256color"}
+    return cfg, env
+
+
 @pytest.fixture
 def tmux_phone(tmp_path, sipp_dir):
     require("tmux")
     uas = sipp_uas(sipp_dir, scenario="ringing", duration_ms=300)
-    cfg = tmp_path / "config.toml"
-    cfg.write_text('[[accounts]]\nname = "alice"\nuri = "sip:alice@127.0.0.1"\nbind = "127.0.0.1"\n'
-                   f'proxy = "sip:127.0.0.1:{uas.port}"\n')
-    run = tmp_path / "run"
-    run.mkdir(mode=0o700)
-    env = {"XDG_RUNTIME_DIR": str(run), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
-           "XDG_DATA_HOME": str(tmp_path / "data"), "TERM": "xterm-256color"}
+    cfg, env = phone_setup(tmp_path, uas.port)
     t = Tmux(tmp_path, [shutil.which("python3") and sys.executable, "-m", "tui_phone", "--config", str(cfg)],
              {**env, "PYTHONPATH": str(ROOT)})
     t.env, t.cfg, t.uas = env, cfg, uas
