@@ -60,3 +60,20 @@ def test_baresip_1khz_reaches_output_device():
     assert res["monitor_rms"] > 0.05, res
     assert res["drop_late_pct"] <= 1.0, res
     assert p.returncode == 0, res
+
+
+def test_a_stuck_portaudio_call_times_out_instead_of_blocking_the_sip_thread():
+    import threading
+    import time
+
+    from tui_phone.sip import audio
+
+    assert audio._timed(lambda: 7) == 7
+    with pytest.raises(ValueError):
+        audio._timed(lambda: int("x"))
+    release = threading.Event()
+    t = time.monotonic()
+    with pytest.raises(TimeoutError, match="did not answer"):
+        audio._timed(release.wait)  # like Pa_AbortStream on a sound server that vanished mid-call
+    assert audio.PA_TIMEOUT_S <= time.monotonic() - t < audio.PA_TIMEOUT_S + 1
+    release.set()

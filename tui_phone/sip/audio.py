@@ -32,6 +32,7 @@ import ctypes
 import functools
 import math
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -45,7 +46,8 @@ QUEUE_FRAMES = 5  # 100 ms bound each way
 PRIME_FRAMES = 2  # playback waits for this many blocks before starting (absorbs clock jitter)
 SILENCE = bytes(FRAME_BYTES)
 TRIM_WINDOW = 50  # frames (1 s): how often a queue's standing level is checked
-STALL_S = 2.0  # a running stream whose callback has not run for this long is gone (device unplugged)
+STALL_S = 2.0
+PA_TIMEOUT_S = 3.0  # a PortAudio open/start/stop that takes longer is stuck (sound server gone mid-call)  # a running stream whose callback has not run for this long is gone (device unplugged)
 
 # Generated call-progress tones (no bundled sound files): frequencies in Hz and
 # a cadence of (on ms, off ms) pairs, repeated while the tone plays.
@@ -456,9 +458,7 @@ class AudioBridge:
                                        (input, "_in_stream", self._open_input)):
                 st = getattr(self, attr)
                 if want and st is None:
-                    st = opener(sd)
-                    setattr(self, attr, st)
-                    st.start()
+                    setattr(self, attr, _timed(lambda opener=opener: _started(opener(sd))))
                 elif not want and st is not None:
                     setattr(self, attr, None)
                     _close(st)
@@ -487,9 +487,8 @@ class AudioBridge:
                 outdata[:] = tone.next()[0]
 
             try:
-                self._ring_stream = _sd().RawOutputStream(device=self.ring_device, callback=ring_cb,
-                                                          **dict(STREAM, latency="high"))
-                self._ring_stream.start()
+                self._ring_stream = _timed(lambda: _started(_sd().RawOutputStream(
+                    device=self.ring_device, callback=ring_cb, **dict(STREAM, latency="high"))))
                 return
             except Exception:  # noqa: BLE001 - ring device gone: ring on the output device instead
                 if self._ring_stream is not None:
@@ -573,12 +572,49 @@ class AudioBridge:
 STREAM = dict(samplerate=CLOCK_RATE, blocksize=SAMPLES, channels=1, dtype="int16", latency="low")
 
 
+def _started(stream):
+    stream.start()
+    return stream
+
+
 def _close(stream) -> None:
-    try:
+    def close():
         stream.abort()
         stream.close()
+
+    try:
+        _timed(close)
     except Exception:  # noqa: BLE001 - a stream of a vanished device
         pass
+
+
+def _timed(fn):
+    """``fn()`` (a PortAudio open/start/abort) with a time limit. When the
+    sound server vanishes mid-call, ALSA's PortAudio calls can block for
+    good; the SIP owner thread must not block with them. On timeout the call
+    is left behind on a daemon thread, sounddevice's exit handler (which
+    would block on the same stream) is dropped, and TimeoutError is raised."""
+    box: list = []
+    done = threading.Event()
+
+    def run():
+        try:
+            box.append((True, fn()))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            box.append((False, e))
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="portaudio-call", daemon=True).start()
+    if not done.wait(PA_TIMEOUT_S):
+        import atexit
+
+        atexit.unregister(_sd()._exit_handler)
+        raise TimeoutError(f"the sound device did not answer within {PA_TIMEOUT_S:.0f} s")
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value
 
 
 def _rms(data: bytes) -> float:
