@@ -79,6 +79,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.sound import tone  # noqa: E402  (the FFT the tests use)
+
 RATE = 16000
 
 
@@ -171,17 +173,15 @@ def owner_class():
 
 
 # ------------------------------------------------------------------ analysis
-def peak_hz(samples: np.ndarray, rate: int) -> tuple[float, float]:
-    """(peak frequency, fraction of spectral energy within ±50 Hz of it)."""
-    x = samples.astype(np.float64)
-    x -= x.mean()
-    if not x.any():
-        return 0.0, 0.0
-    spec = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
-    freqs = np.fft.rfftfreq(len(x), 1 / rate)
-    k = int(spec[1:].argmax()) + 1
-    band = (freqs > freqs[k] - 50) & (freqs < freqs[k] + 50)
-    return float(freqs[k]), float(spec[band].sum() / spec.sum())
+def open_bridge():
+    """(owner thread) An AudioBridge on PulseAudio with both streams running, as during a call."""
+    from tui_phone.sip.audio import AudioBridge
+
+    b = AudioBridge.create({"input": "pulse", "output": "pulse", "ring": "", "null": False})
+    if b is None:
+        raise RuntimeError(f"AudioBridge.create -> None: {AudioBridge.last_reason}")
+    b.set_active(True, True)
+    return b
 
 
 def cpu_over(seconds: float) -> float:
@@ -344,35 +344,25 @@ def wait_blocks(count, timeout: float = 10.0) -> None:
 
 
 def measure_latency(owner, pulse, work: Path, n: int) -> dict:
-    from tui_phone.sip.audio import AudioBridge
     import sounddevice as sd
 
     setup_probe(pulse)
     pulse.set_defaults("probe_right", "probe_left")
     res: dict = {}
-    box: dict = {}
 
     def mk():
-        b = AudioBridge.create({"input": "pulse", "output": "pulse", "ring": "", "null": False})
-        if b is None:
-            return AudioBridge.last_reason
-        if hasattr(b, "set_active"):
-            b.set_active(True, True)
+        b = open_bridge()
         b.capture_media.startTransmit(b.playback_media)  # device in -> conference bridge -> device out
-        box["b"] = b
-        return ""
+        return b
 
-    reason = owner.call(mk)
-    if reason:
-        raise RuntimeError(f"AudioBridge.create -> None: {reason}")
-    b = box["b"]
+    b = owner.call(mk)
     try:
         wait_blocks(lambda: b.stats()["detail"]["in_blocks"])
         s0 = b.stats()
         r = click_delays(pulse, work, "bridge", n, depth=lambda: (len(b._cap_q), len(b._play_q)))
         s1 = b.stats()
     finally:
-        owner.call(lambda: box.pop("b").close())
+        owner.call(b.close)
         b = None
     res["latency_bridge"] = r
     res["latency_bridge_drops_late"] = [s1["drops"] - s0["drops"], s1["late"] - s0["late"]]
@@ -427,24 +417,13 @@ def measure_phone(pulse, work: Path, bob, seconds: float, idle_seconds: float) -
 # ------------------------------------------------------------------ main
 def measure_call(owner, pj, Call, pulse, work: Path, bob, seconds: float, idle_seconds: float) -> dict:
     """Part 1: the in-process bridge during a call from alice (pjsua2 here) to baresip playing 1 kHz."""
-    from tui_phone.sip.audio import AudioBridge
-
     pulse.set_defaults("nullsink", "nullsink.monitor")
     res: dict = {}
     parec = call = bridge = None
     box: dict = {}
     res["cpu_idle_no_bridge"] = round(cpu_over(idle_seconds), 2)
     try:
-        def mk_bridge():
-            box["b"] = AudioBridge.create({"input": "pulse", "output": "pulse", "ring": "", "null": False})
-            if box["b"] is not None and hasattr(box["b"], "set_active"):
-                box["b"].set_active(True, True)  # the engine runs the streams only while there is a call or a tone
-            return AudioBridge.last_reason
-
-        reason = owner.call(mk_bridge)
-        bridge = box.get("b")
-        if bridge is None:
-            raise RuntimeError(f"AudioBridge.create -> None: {reason}")
+        bridge = box["b"] = owner.call(open_bridge)
         res["devices_used"] = [bridge.input_device, bridge.output_device]
         tapped: list[bytes] = []
         bridge.tap = tapped.append
@@ -488,10 +467,11 @@ def measure_call(owner, pj, Call, pulse, work: Path, bob, seconds: float, idle_s
         rec = np.frombuffer(rec_path.read_bytes(), dtype="<i2")
         res["monitor_seconds"] = round(len(rec) / 16000, 2)
         rec = rec[16000:] if len(rec) > 32000 else rec  # skip the first second
-        res["monitor_peak_hz"], res["monitor_peak_energy"] = [round(v, 3) for v in peak_hz(rec, 16000)]
-        res["monitor_rms"] = round(float(np.sqrt(np.mean(rec.astype(np.float64) ** 2)) / 32768), 4)
+        hz, share, rms = tone(rec, 16000)
+        res["monitor_peak_hz"], res["monitor_peak_energy"], res["monitor_rms"] = round(hz, 3), round(share, 3), \
+            round(rms, 4)
         tap = np.frombuffer(b"".join(tapped[n_tap0:]), dtype="<i2")
-        res["tap_peak_hz"], res["tap_peak_energy"] = [round(v, 3) for v in peak_hz(tap, 16000)]
+        res["tap_peak_hz"], res["tap_peak_energy"] = [round(v, 3) for v in tone(tap, 16000)[:2]]
         d = {k: s1["detail"][k] - s0["detail"][k] for k in s1["detail"]}
         res["during_call"] = d
         frames = d["play_frames"] + d["cap_frames"]

@@ -335,7 +335,22 @@ def _kamailio_mpath() -> str:
     raise PeerError("kamailio modules directory (tm.so) not found")
 
 
-class Kamailio:
+class _Daemon:
+    """What the long-running peers share: ``log_path`` as text, and ``with peer:`` = start() … stop()."""
+
+    log_path: Path
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Kamailio(_Daemon):
     """Kamailio 5.6 registrar + proxy + presence on 127.0.0.1:`port` (UDP and TCP), config per PEERS.md §2.
 
     Verified facts relied on:
@@ -430,14 +445,6 @@ class Kamailio:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 # ---------------------------------------------------------------------------------------------- baresip
@@ -473,7 +480,7 @@ def baresip_account(user: str, password: str | None = None, domain: str = HOST, 
     return line + f";regint={regint};answermode={answermode};audio_codecs={codecs}{params}"
 
 
-class Baresip:
+class Baresip(_Daemon):
     """baresip 1.0.0, headless, controlled over ctrl_tcp (PEERS.md §3).
 
     Verified facts relied on:
@@ -688,12 +695,6 @@ class Baresip:
                 self._reader.join(2)
                 self._reader = None
 
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def __enter__(self):
-        return self.start()
-
     def __exit__(self, *exc):
         self.quit()
 
@@ -831,7 +832,7 @@ def sipp_uac(workdir, target_host_port: str, service: str, scenario: str = "uac"
 # ---------------------------------------------------------------------------------------------- PulseAudio
 
 
-class Pulse:
+class Pulse(_Daemon):
     """A private PulseAudio 16 daemon with null sinks: a sound card for PortAudio where there is none (CI).
 
     Verified facts relied on (Debian 12, pulseaudio 16.1, libasound2-plugins, PortAudio 19.6 via sounddevice):
@@ -901,11 +902,11 @@ class Pulse:
         if source:
             self.pactl("set-default-source", source)
 
-    def record(self, source: str, path, rate: int = 16000) -> subprocess.Popen:
+    def record(self, source: str, path, rate: int = 16000, latency_ms: int = 20) -> subprocess.Popen:
         """Start `parec` writing raw s16le mono at `rate` from `source` to `path`; stop it with stop_child()."""
         out = open(path, "wb")
         p = subprocess.Popen(["parec", "-d", source, f"--rate={rate}", "--channels=1", "--format=s16le", "--raw",
-                              "--latency-msec=20"], stdout=out, stderr=subprocess.DEVNULL, env=self._env(),
+                              f"--latency-msec={latency_ms}"], stdout=out, stderr=subprocess.DEVNULL, env=self._env(),
                              start_new_session=True)
         out.close()
         self._children.append(p)
@@ -938,14 +939,6 @@ class Pulse:
         stop_process(self.proc, grace=3.0)
         self.proc = None
 
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def tone_pcm(seconds: float, freq: float, rate: int = 16000, amplitude: float = 0.3) -> bytes:

@@ -8,15 +8,13 @@ the tone's frequencies by FFT.
 """
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 
-import numpy as np
 import pytest
 
 from tests.peers import Pulse, baresip_account, require, sipp_uac, sipp_uas
 from tests.phoneproc import HeadlessPhone, direct
+from tests.sound import Pcm
 
 RATE = 16000
 
@@ -33,52 +31,18 @@ def config(extra: str = "") -> str:
     return direct("alice") + extra
 
 
-class Ear:
-    """`parec` recording a monitor source for the whole test (a warm recorder: a parec started on demand
-    here sometimes delivers nothing for its first second); ``mark()`` and ``energy(since)`` cut windows."""
-
-    def __init__(self, pulse: Pulse, tmp_path, source: str):
-        self.path = tmp_path / f"{source}.raw"
-        self.path.write_bytes(b"")
-        self.proc = subprocess.Popen(
-            ["parec", "-d", source, f"--rate={RATE}", "--channels=1", "--format=s16le", "--raw",
-             "--latency-msec=100"], stdout=self.path.open("wb"), stderr=subprocess.DEVNULL,
-            env={**os.environ, **pulse.env}, start_new_session=True)
-
-    def mark(self) -> int:
-        return self.path.stat().st_size // 2 * 2
-
-    def energy(self, since: int, freqs, seconds: float) -> dict[int, float]:
-        """Wait until `seconds` of audio after `since` are on disk (at most 3x as long), then give the share
-        of that window's spectral energy within ±15 Hz of each frequency."""
-        want = since + int(seconds * RATE) * 2
-        deadline = time.monotonic() + 3 * seconds + 2
-        while self.mark() < want and time.monotonic() < deadline:
-            time.sleep(0.05)
-        a = np.frombuffer(self.path.read_bytes()[since:want], dtype="<i2").astype(np.float64)
-        assert a.size > RATE // 2, f"parec delivered only {a.size} samples"
-        spec = np.abs(np.fft.rfft(a * np.hanning(a.size))) ** 2
-        hz = np.fft.rfftfreq(a.size, 1 / RATE)
-        total = spec.sum() or 1.0
-        return {f: round(float(spec[(hz > f - 15) & (hz < f + 15)].sum() / total), 3) for f in freqs}
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(5)
+def listen(pulse: Pulse, tmp_path, source: str = "spk.monitor") -> Pcm:
+    """A recorder of `source` running for the whole test (warm: a parec started on demand here sometimes
+    delivers nothing for its first second); windows are cut with ``mark()`` and ``heard(since, …)``."""
+    rec = Pcm(tmp_path / f"{source}.raw", RATE)
+    pulse.record(source, rec.path, RATE, latency_ms=100)  # stopped with the pulse fixture
+    time.sleep(0.3)
+    return rec
 
 
 @pytest.fixture
 def ear(pulse, tmp_path):
-    ears = []
-
-    def make(source: str = "spk.monitor") -> Ear:
-        ears.append(Ear(pulse, tmp_path, source))
-        time.sleep(0.3)
-        return ears[-1]
-
-    yield make
-    for e in ears:
-        e.close()
+    return lambda source="spk.monitor": listen(pulse, tmp_path, source)
 
 
 def test_incoming_call_rings_until_answered(tmp_path, pulse, ear, sipp_dir):
@@ -86,12 +50,12 @@ def test_incoming_call_rings_until_answered(tmp_path, pulse, ear, sipp_dir):
     with HeadlessPhone(tmp_path, config(), env=pulse.env) as phone:
         uac = sipp_uac(sipp_dir, phone.sip_address, "alice", "uac-wait-bye", timeout=30)
         call = phone.wait_call_state("Alerting", 10)
-        ring = spk.energy(spk.mark(), (440, 480, 1000), 3.0)  # one whole cadence: 0.4 on, 0.2 off, 0.4 on, 2 off
+        ring = spk.heard(spk.mark(), (440, 480, 1000), 3.0)  # one whole cadence: 0.4 on, 0.2 off, 0.4 on, 2 off
         assert ring[440] > 0.2 and ring[480] > 0.2 and ring[1000] < 0.01, ring
         phone.api({"mt": "ConnectCall", "id": call["id"]})
         phone.wait_call_state("Connected", 5)
         time.sleep(0.3)
-        after = spk.energy(spk.mark(), (440, 480), 1.5)
+        after = spk.heard(spk.mark(), (440, 480), 1.5)
         assert after[440] < 0.05 and after[480] < 0.05, after  # the ring stops on answer
         phone.api({"mt": "DisconnectCall", "id": call["id"]})
         assert uac.wait(15) == 0
@@ -103,7 +67,7 @@ def test_outgoing_call_hears_ringback(tmp_path, pulse, ear, sipp_dir):
     with HeadlessPhone(tmp_path, config(), env=pulse.env) as phone:
         phone.api({"mt": "StartCall", "sip": f"sip:svc@127.0.0.1:{uas.port}"})
         phone.wait_call_state("Ringback", 5)
-        heard = spk.energy(spk.mark(), (440, 480), 1.5)  # the first 2 s of the cadence sound
+        heard = spk.heard(spk.mark(), (440, 480), 1.5)  # the first 2 s of the cadence sound
         assert heard[440] > 0.2 and heard[480] > 0.2, heard
         phone.wait_call_state("Connected", 10)
         phone.api({"mt": "DisconnectCall"})
@@ -120,7 +84,7 @@ def test_second_call_beeps_instead_of_ringing(tmp_path, pulse, ear, sipp_dir):
         mark, at = phone.mark(), spk.mark()
         second = sipp_uac(sipp_dir, phone.sip_address, "alice", "uac-wait-bye", timeout=40)
         phone.wait_call_state("Alerting", 10, since=mark)
-        heard = spk.energy(at, (440, 480), 6.0)  # the beep: 440 Hz alone, 300 ms at once, then every 10 s
+        heard = spk.heard(at, (440, 480), 6.0)  # the beep: 440 Hz alone, 300 ms at once, then every 10 s
         assert heard[440] > 0.2 and heard[480] < 0.02, heard
         for c in phone.model["calls"]:
             phone.api({"mt": "DisconnectCall", "id": c["id"]})
@@ -139,7 +103,7 @@ def test_switch_output_device_during_a_call(tmp_path, pulse, ear, sipp_dir):
         pulse.set_defaults("spk2")
         r = phone.api({"mt": "SetAudio", "output": "default"})
         assert r.get("ok") is True, r
-        heard = spk2.energy(spk2.mark(), (440, 480), 6.0)  # a whole ringback cadence, wherever it stands
+        heard = spk2.heard(spk2.mark(), (440, 480), 6.0)  # a whole ringback cadence, wherever it stands
         assert heard[440] > 0.2 and heard[480] > 0.2, heard
         assert phone.model["calls"][0]["state"] == "Ringback"  # the call went on untouched
         bad = phone.api({"mt": "SetAudio", "output": "no-such-headset"})
@@ -177,17 +141,14 @@ def test_sound_server_restarted_while_idle_next_call_rings(tmp_path, pulse, sipp
         assert phone.model["audio"]["device"]
         pulse.stop()  # no device is open while idle, so nothing notices...
         pulse.start()  # ...and the next call opens the devices afresh
-        spk = Ear(pulse, tmp_path, "spk.monitor")
-        try:
-            uac = sipp_uac(sipp_dir, phone.sip_address, "alice", "uac-wait-bye", timeout=30)
-            call = phone.wait_call_state("Alerting", 10)
-            ring = spk.energy(spk.mark(), (440, 480), 3.0)
-            assert ring[440] > 0.2 and ring[480] > 0.2, ring
-            assert phone.model["audio"]["device"]
-            phone.api({"mt": "DisconnectCall", "id": call["id"]})
-            uac.wait(15)
-        finally:
-            spk.close()
+        spk = listen(pulse, tmp_path)
+        uac = sipp_uac(sipp_dir, phone.sip_address, "alice", "uac-wait-bye", timeout=30)
+        call = phone.wait_call_state("Alerting", 10)
+        ring = spk.heard(spk.mark(), (440, 480), 3.0)
+        assert ring[440] > 0.2 and ring[480] > 0.2, ring
+        assert phone.model["audio"]["device"]
+        phone.api({"mt": "DisconnectCall", "id": call["id"]})
+        uac.wait(15)
 
 
 def test_ringback_while_another_call_is_on_hold(tmp_path, pulse, ear, sipp_dir, baresip_factory):
@@ -202,7 +163,7 @@ def test_ringback_while_another_call_is_on_hold(tmp_path, pulse, ear, sipp_dir, 
         phone.wait_call_state("Holding", 5)
         phone.api({"mt": "StartCall", "sip": f"sip:svc@127.0.0.1:{uas.port}"})  # a consultation call
         phone.wait_call_state("Ringback", 5)
-        heard = spk.energy(spk.mark(), (440, 480), 1.5)
+        heard = spk.heard(spk.mark(), (440, 480), 1.5)
         assert heard[440] > 0.2 and heard[480] > 0.2, heard
         for c in phone.model["calls"]:
             phone.api({"mt": "DisconnectCall", "id": c["id"]})

@@ -57,15 +57,20 @@ def test_meter_steps_follow_decibels():
     assert meter(2) == "██░░░"
 
 
+async def dial_200(pilot, app) -> None:
+    """Type 200 on the dialpad and wait until the sipp UAS has answered."""
+    await pilot.press(*"200", "enter")
+    await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
+                what="Connected")
+
+
 async def test_no_sound_device_hides_the_meter_during_a_call(sipp_dir):
     uas = sipp_uas(sipp_dir, scenario="uas-fast")
     app = make_app(config(f'proxy = "sip:127.0.0.1:{uas.port}"\n' + NULL))
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
         await until(pilot, lambda: app.state.audio.note, what="audio decided")
-        await pilot.press(*"200", "enter")
-        await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
-                    what="Connected")
+        await dial_200(pilot, app)
         await pilot.pause(0.4)  # three meter periods: a meter would be up by now
         detail = app.query_one(CallDetail)
         assert detail.display and "Connected" in str(detail.render())
@@ -138,9 +143,7 @@ async def test_meter_mute_and_device_switch_on_a_real_sound_device(sipp_dir, sou
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
         await until(pilot, lambda: app.state.audio.device, what="sound device")
-        await pilot.press(*"200", "enter")
-        await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
-                    what="Connected")
+        await dial_200(pilot, app)
         detail = app.query_one(CallDetail)
         await until(pilot, lambda: detail.levels is not None, what="meter")
         assert "mic █" in str(detail.render()) or "mic ░" in str(detail.render())

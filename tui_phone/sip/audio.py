@@ -46,8 +46,8 @@ QUEUE_FRAMES = 5  # 100 ms bound each way
 PRIME_FRAMES = 2  # playback waits for this many blocks before starting (absorbs clock jitter)
 SILENCE = bytes(FRAME_BYTES)
 TRIM_WINDOW = 50  # frames (1 s): how often a queue's standing level is checked
-STALL_S = 2.0
-PA_TIMEOUT_S = 3.0  # a PortAudio open/start/stop that takes longer is stuck (sound server gone mid-call)  # a running stream whose callback has not run for this long is gone (device unplugged)
+STALL_S = 2.0  # a running stream whose callback has not run for this long is gone (device unplugged)
+PA_TIMEOUT_S = 3.0  # a PortAudio open/start/abort that takes longer is stuck (sound server gone mid-call)
 
 # Generated call-progress tones (no bundled sound files): frequencies in Hz and
 # a cadence of (on ms, off ms) pairs, repeated while the tone plays.
@@ -331,10 +331,6 @@ class AudioBridge:
     def input_name(self) -> str:
         return "" if self.failed else self._name(self.input_device)
 
-    @property
-    def active(self) -> bool:
-        return self._out_stream is not None
-
     # ---- construction (owner thread)
     @classmethod
     def create(cls, config_audio: dict) -> "AudioBridge | None":
@@ -449,24 +445,23 @@ class AudioBridge:
         left open). After ``lost`` nothing opens until ``use`` is called."""
         if self.failed:
             return ""
-        input = input and output
+        if not output:
+            self._close_streams()
+            return ""
         try:
             sd = _sd()
-            if output and self.output_device is None:
+            if self.output_device is None:
                 self.input_device, self.output_device, self.ring_device = self._resolve(self._names)
-            for want, attr, opener in ((output, "_out_stream", self._open_output),
-                                       (input, "_in_stream", self._open_input)):
-                st = getattr(self, attr)
-                if want and st is None:
-                    setattr(self, attr, _timed(lambda opener=opener: _started(opener(sd))))
-                elif not want and st is not None:
-                    setattr(self, attr, None)
-                    _close(st)
+            if self._out_stream is None:
+                self._out_stream = _timed(lambda: _started(self._open_output(sd)))
+            if input and self._in_stream is None:
+                self._in_stream = _timed(lambda: _started(self._open_input(sd)))
+            elif not input and self._in_stream is not None:
+                st, self._in_stream = self._in_stream, None
+                _close(st)
         except Exception as e:  # noqa: BLE001 - PortAudioError, LookupError: the device is gone
             self._close_streams()
             return f"cannot open the sound device ({e})".splitlines()[0]
-        if not output:
-            self._last_in = self._last_out = SILENCE
         return ""
 
     def set_tone(self, name: str | None) -> None:

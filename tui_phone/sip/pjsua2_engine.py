@@ -365,19 +365,14 @@ class PjEngine(Engine):
         tls.method = pj.PJSIP_TLSV1_2_METHOD
 
     def _start_audio(self) -> None:
-        """The sounddevice bridge, created once (PortAudio input streams spin a
-        core for ~2 s when they start); None means the null device: calls
-        connect without sound, and the UI says why once."""
-        self._audio = None
-        if not self.config.audio["null"]:
-            from .audio import AudioBridge
+        """The sounddevice bridge (its ports; device streams open only during
+        calls); None means the null device: calls connect without sound, and
+        the UI says why once."""
+        from .audio import AudioBridge
 
-            self._audio = AudioBridge.create(self.config.audio)
-            reason = AudioBridge.last_reason
-        else:
-            reason = "audio off: [audio] null = true"
+        self._audio = AudioBridge.create(self.config.audio)
         if self._audio is None:
-            self.emit(AudioState("", False, f"{reason}; calls connect without sound"))
+            self.emit(AudioState("", False, f"{AudioBridge.last_reason}; calls connect without sound"))
         else:
             self._audio_state(self._audio.note)
 
@@ -415,7 +410,7 @@ class PjEngine(Engine):
     def audio_levels(self) -> tuple[float, float] | None:
         """Microphone and speaker level of the last 20 ms (0..1), None with no
         sound device. Any thread: it only reads two byte strings."""
-        a = getattr(self, "_audio", None)
+        a = self._audio
         return a.levels() if a is not None and a.output_device is not None else None
 
     def _set_audio(self, input: str | None, output: str | None, ring: str | None) -> Result:
@@ -899,14 +894,13 @@ class PjEngine(Engine):
 
     def _media_state(self, call: _Call) -> None:
         info = call.getInfo()
-        remote_hold = False
-        call.media_on = any(mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE
-                            for mi in info.media)
+        remote_hold = call.media_on = False
         self._audio_due = True
         for i, mi in enumerate(info.media):
             if mi.type != pj.PJMEDIA_TYPE_AUDIO:
                 continue
             if mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                call.media_on = True
                 aud = call.getAudioMedia(i)
                 mgr = self.ep.audDevManager()
                 src = self._audio.capture_media if self._audio else mgr.getCaptureDevMedia()
@@ -946,7 +940,7 @@ class PjEngine(Engine):
         self._calls.clear()
         self._dead.clear()
         self._accounts.clear()
-        if getattr(self, "_audio", None) is not None:
+        if self._audio is not None:
             self._audio.close()  # its ports must go before libDestroy
             self._audio = None
 

@@ -14,6 +14,8 @@ from textual.widgets.option_list import Option
 
 from ..commands import SetAudio
 
+NO_DEVICES = "No sound devices found: calls connect without sound."
+
 
 def find_devices() -> tuple[list, str]:
     """PortAudio's devices, or none and a one-line reason (blocking: run it in a thread)."""
@@ -24,7 +26,7 @@ def find_devices() -> tuple[list, str]:
     except OSError as e:
         return [], f"No audio: PortAudio is not available ({e}); calls still work without sound."
     if not found:
-        return [], "No sound devices found: calls connect without sound."
+        return [], NO_DEVICES
     return found, ""
 
 
@@ -40,8 +42,7 @@ class AudioDevices(ModalScreen[None]):
         self.inputs = [d for d in devices if d.inputs > 0]
         self.outputs = [d for d in devices if d.outputs > 0]
         self._using: tuple[str, str] | None = None  # (microphone, speaker) names last marked
-        self.problem = problem or ("" if self.inputs or self.outputs else "No sound devices found: calls connect "
-                                                                         "without sound.")
+        self.problem = problem or ("" if self.inputs or self.outputs else NO_DEVICES)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog audio"):
@@ -97,7 +98,4 @@ class AudioDevices(ModalScreen[None]):
         if not result.ok:
             error.update((result.error or "failed").splitlines()[0])
             return
-        got = self.app.state.audio.input if microphone else self.app.state.audio.device
-        if got and got != device.name:  # SetAudio matches by name: an earlier device's name contains this one
-            error.update(f"asked for {device.name}, got {got}")
         self.show(self.app.state)

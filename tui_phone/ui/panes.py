@@ -3,6 +3,7 @@ them talks to SIP: they post ``Command`` values through the app."""
 
 from __future__ import annotations
 
+import math
 import time
 
 from rich.cells import cell_len
@@ -126,11 +127,6 @@ class DialPad(Vertical):
             self.post_message(self.Dial(text))
 
 
-def cell(text: str, style: str = "") -> Text:
-    """A table cell that ends in … when its column is narrower than the text."""
-    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
-
-
 def fit_columns(natural: dict[str, int], room: int, minimum: dict[str, int]) -> dict[str, int] | None:
     """Column widths that fit ``room`` cells: the widest of the ``minimum``
     columns gives way first, down to its minimum; None when even that is too wide."""
@@ -150,15 +146,21 @@ class FittedTable(DataTable):
 
     ``layouts``: column keys, best first; ``labels``: a header other than the
     key; ``give_way``: how narrow a column may get; ``least``: the least width
-    of a column whose cells grow (a call's timer)."""
+    of a column whose cells grow (a call's timer). A subclass may set them
+    as the class attributes below instead."""
+
+    LAYOUTS: tuple[tuple[str, ...], ...] = ()
+    LABELS: dict[str, str] = {}
+    GIVE_WAY: dict[str, int] = {}
+    LEAST: dict[str, int] = {}
 
     def __init__(self, layouts: tuple[tuple[str, ...], ...] = (), labels: dict[str, str] | None = None,
                  give_way: dict[str, int] | None = None, least: dict[str, int] | None = None, **kwargs):
         super().__init__(cursor_type="row", **kwargs)
-        self.layouts = layouts or getattr(self, "LAYOUTS", ())
-        self.labels = labels if labels is not None else getattr(self, "LABELS", {})
-        self.give_way = give_way if give_way is not None else getattr(self, "GIVE_WAY", {})
-        self.least = least if least is not None else getattr(self, "LEAST", {})
+        self.layouts = layouts or self.LAYOUTS
+        self.labels = self.LABELS if labels is None else labels
+        self.give_way = self.GIVE_WAY if give_way is None else give_way
+        self.least = self.LEAST if least is None else least
         self._cells: list[tuple[str, dict[str, Text]]] = []
         self._widths: dict[str, int] = {}
 
@@ -190,6 +192,7 @@ class FittedTable(DataTable):
 
     @staticmethod
     def _cell(value) -> Text:
+        """A cell that ends in … when its column is narrower than the text."""
         text = value.copy() if isinstance(value, Text) else Text(str(value))
         text.no_wrap, text.overflow = True, "ellipsis"
         return text
@@ -286,7 +289,7 @@ class CallList(FittedTable):
                 if len(text) > self.column_width("time"):
                     self.fill([(str(r.id), self._row(r, now)) for r in self._rows])
                     return
-                self.update_cell(str(c.id), "time", cell(text))
+                self.update_cell(str(c.id), "time", self._cell(text))
 
     def selected_id(self) -> int | None:
         key = self.selected_key()
@@ -300,8 +303,6 @@ METER_FLOOR_DB = -60.0  # quieter than this shows no bar; 0 dBFS shows them all
 def meter_steps(level: float) -> int:
     """How many of the meter's bars an RMS level (0..1) lights, on a dB scale:
     speech sits in the middle, not at the first bar."""
-    import math
-
     if level <= 0:
         return 0
     db = 20 * math.log10(min(level, 1.0))
