@@ -239,6 +239,11 @@ class Phone:
             self.post(CallInfoSet(command.id, text, src))
             return Result(True, command.id)
         if isinstance(command, ENGINE_COMMANDS):
+            if not self.running and self._starting is not None and not self._starting.done():
+                try:  # typed while the engine starts (the account shows ready a moment before): wait for it
+                    await asyncio.shield(self._starting)
+                except Exception:  # noqa: BLE001 - start() reports why; the command fails below
+                    pass
             if not self.running:
                 return Result.fail("the SIP engine is not running")
             result = await asyncio.wrap_future(self.engine.submit(command))

@@ -5,6 +5,8 @@ import asyncio
 
 from tests.peers import sipp_uac, sipp_uas
 from tui_phone.app import make_app
+from tui_phone.commands import DisconnectCall, StartCall
+from tui_phone.phone import Phone
 from tui_phone.config import parse
 from tui_phone.sip.engine import CallState
 from tui_phone.ui.panes import CallList, DialPad, LogPane, StatusBar
@@ -48,6 +50,27 @@ async def test_dial_number_from_keypad_buttons_and_hang_up(sipp_dir):
         await pilot.press("q")
     assert uas.wait(10) == 0
     assert f"INVITE sip:200@127.0.0.1:{uas.port}" in uas.messages()
+
+
+async def test_number_dialled_while_the_engine_starts_waits_for_it(sipp_dir):
+    """The account shows "ready" from inside the engine's start, a moment before
+    the phone runs: a number dialled in that moment waits instead of failing."""
+    uas = sipp_uas(sipp_dir, scenario="uas-fast")
+    phone = Phone(config(f'proxy = "sip:127.0.0.1:{uas.port}"\n'))
+    starting = asyncio.create_task(phone.start())
+    await asyncio.sleep(0)  # start() is now waiting for the engine thread
+    assert not phone.running
+    result = await phone.execute(StartCall("200"))
+    assert result.ok, result.error
+    await starting
+    for _ in range(200):  # up to 10 s for the UAS's 200 OK
+        if phone.state.calls and phone.state.calls[0].state is CallState.CONNECTED:
+            break
+        await asyncio.sleep(0.05)
+    assert phone.state.calls[0].state is CallState.CONNECTED
+    await phone.execute(DisconnectCall(result.id))
+    await phone.stop()
+    assert uas.wait(10) == 0
 
 
 async def test_dial_uri_typed_and_failure_reason_shown(sipp_dir):
