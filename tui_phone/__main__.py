@@ -98,7 +98,9 @@ def cmd_open(args) -> int:
 
 def _open_failure(reply: dict) -> int:
     """A rejected link is bad input (2); a refused or failed call is a runtime failure (1)."""
-    return BAD_INPUT if str(reply.get("error", "")).startswith("rejected link") else FAIL
+    from .commands import EXIT_CODE
+
+    return EXIT_CODE.get(str(reply.get("kind")), FAIL)
 
 
 def cmd_call(args) -> int:

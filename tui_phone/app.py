@@ -307,7 +307,7 @@ class TuiPhoneApp(App):
         if not url:
             self.notify("An authenticate link arrived, but no provisioning.url is configured.",
                         severity="warning", timeout=10)
-            return Result.fail("no provisioning.url configured")
+            return Result.fail("no provisioning.url configured", "refused")
 
         async def decided(yes: bool | None) -> None:
             if not yes:

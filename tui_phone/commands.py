@@ -153,16 +153,27 @@ ENGINE_COMMANDS = (StartCall, ConnectCall, DisconnectCall, Hold, Retrieve, Dtmf,
                    SendSms, Conference, Split, Mute, SetAudio)
 
 
+# Why a command failed; the HTTP status and the CLI exit code come from these tables.
+KINDS = ("bad_input", "needs_confirmation", "refused", "not_found", "conflict", "busy", "failed")
+HTTP_STATUS = {"bad_input": 400, "needs_confirmation": 202, "refused": 403, "not_found": 409, "conflict": 409,
+               "busy": 503, "failed": 502}
+EXIT_CODE = {"bad_input": 2, "needs_confirmation": 0, "refused": 1, "not_found": 1, "conflict": 1, "busy": 1,
+             "failed": 1}
+
+
 @dataclass(frozen=True)
 class Result:
-    """What a command did: ``ok`` with the call ``id``, or an ``error`` line;
+    """What a command did: ``ok`` with the call ``id``, or an ``error`` line
+    (one sentence for a person) with its ``kind`` (one of ``KINDS``);
     ``pending`` says why an accepted command waits for the user."""
 
     ok: bool
     id: int | None = None
     error: str | None = None
     pending: str | None = None
+    kind: str | None = None
 
     @classmethod
-    def fail(cls, error: str) -> "Result":
-        return cls(False, None, error)
+    def fail(cls, error: str, kind: str = "failed") -> "Result":
+        assert kind in KINDS, kind
+        return cls(False, None, error, kind=kind)

@@ -223,18 +223,18 @@ class Phone:
                     return await self.ui.confirm(command, reason)
                 if not self.config.policy["allow_unconfirmed"]:
                     return Result.fail(f"refused: {reason} (headless; set policy.allow_unconfirmed "
-                                       "= true to dial such numbers without asking)")
+                                       "= true to dial such numbers without asking)", "refused")
         if isinstance(command, PrepareCall):
             if self.ui is None:
-                return Result.fail("PrepareCall needs the TUI (this instance is headless)")
+                return Result.fail("PrepareCall needs the TUI (this instance is headless)", "refused")
             return await self.ui.prepare(command.target)
         if isinstance(command, CallInfo):
             if self.state.call(command.id) is None:
-                return Result.fail(f"no call with id {command.id}")
+                return Result.fail(f"no call with id {command.id}", "not_found")
             src = (command.iframe or {}).get("src")
             if src is not None and (not isinstance(src, str) or not src.startswith(("https://", "http://"))
                                     or len(src) > 2048 or any(not c.isprintable() or c.isspace() for c in src)):
-                return Result.fail("CallInfo: iframe src must be an http(s) URL without spaces or control characters")
+                return Result.fail("CallInfo: iframe src must be an http(s) URL without spaces or control characters", "bad_input")
             text = html_to_text(command.html) if command.html else None
             self.post(CallInfoSet(command.id, text, src))
             return Result(True, command.id)
@@ -245,12 +245,12 @@ class Phone:
                 except Exception:  # noqa: BLE001 - start() reports why; the command fails below
                     pass
             if not self.running:
-                return Result.fail("the SIP engine is not running")
+                return Result.fail("the SIP engine is not running", "busy")
             result = await asyncio.wrap_future(self.engine.submit(command))
             if not result.ok:
                 self.log("error", result.error or "command failed")
             return result
-        return Result.fail(f"{type(command).__name__} is not supported")
+        return Result.fail(f"{type(command).__name__} is not supported", "bad_input")
 
     async def open_link(self, url: str, source: Source = Source.LINK) -> Result:
         """Act on a tel:/sip:/callto:/phone.systems/zoomphone link (DESIGN.md: Links)."""
@@ -259,7 +259,7 @@ class Phone:
         try:
             link = parse_link(url, self.config.numbers["default_region"])
         except LinkError as e:
-            return Result.fail(f"rejected link: {e}")
+            return Result.fail(f"rejected link: {e}", "bad_input")
         self.log("info", f"link {link.scheme}: {link.action} {link.uri or link.number or ''}".rstrip())
         target = link.uri or link.number
         if link.action == "call":
@@ -269,7 +269,7 @@ class Phone:
         if link.action == "dial":
             return await self.execute(PrepareCall(target), source)
         if self.ui is None:
-            return Result.fail(f"{link.action} links need the TUI (this instance is headless)")
+            return Result.fail(f"{link.action} links need the TUI (this instance is headless)", "refused")
         if link.action == "sms":
             return await self.ui.compose_message(target)
         return await self.ui.authenticate(link.code)

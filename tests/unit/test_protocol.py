@@ -305,8 +305,9 @@ def test_reply_echoes_any_src_value():
 
 
 def test_reply_failure_carries_error_and_no_id():
-    r = reply({"mt": "ConnectCall", "src": 1}, Result(False, 5, "no incoming call to connect"))
-    assert r == {"mt": "ConnectCallResult", "src": 1, "ok": False, "error": "no incoming call to connect"}
+    r = reply({"mt": "ConnectCall", "src": 1}, Result(False, 5, "no incoming call to connect", kind="not_found"))
+    assert r == {"mt": "ConnectCallResult", "src": 1, "ok": False, "error": "no incoming call to connect",
+                 "kind": "not_found"}
 
 
 def test_reply_pending():

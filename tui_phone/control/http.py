@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, unquote
 
-from ..commands import ConnectCall, DisconnectCall, Result, Source, StartCall
+from ..commands import HTTP_STATUS, ConnectCall, DisconnectCall, Result, Source, StartCall
 from ..phone import Phone
 
 MAX_REQUEST_LINE = 4096
@@ -247,7 +247,7 @@ class HttpListener:
     @staticmethod
     def _reply(result: Result) -> tuple[int, dict]:
         if not result.ok:
-            status = 403 if (result.error or "").startswith("refused") else 409
+            status = HTTP_STATUS.get(result.kind or "failed", 502)
             return status, {"ok": False, "error": result.error}
         body: dict = {"ok": True}
         if result.id is not None:

@@ -238,4 +238,5 @@ def reply(msg: dict, result: Result) -> dict:
         out["pending"] = result.pending
     if not result.ok:
         out["error"] = result.error
+        out["kind"] = result.kind or "failed"
     return out

@@ -98,8 +98,8 @@ class ControlServer:
                         try:
                             self._send(writer, await self.handle(msg))
                         except Exception as e:  # noqa: BLE001 - a bug must not cost the connection
-                            self.phone.log("error", f"control: {msg['mt']} failed: {e!r}")
-                            self._send(writer, protocol.reply(msg, Result.fail(f"internal error: {e!r}")))
+                            self.phone.log("error", f"control: {msg['mt']} failed: {type(e).__name__}: {e}")
+                            self._send(writer, protocol.reply(msg, Result.fail("the phone could not carry out this request (see the log)")))
                 await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
             pass
@@ -141,11 +141,11 @@ class ControlServer:
             cfg = self.phone.config.numbers
             command = protocol.to_command(msg, cfg["default_region"], cfg["external_prefix"])
         except protocol.ProtocolError as e:
-            return protocol.reply(msg, Result.fail(str(e)))
+            return protocol.reply(msg, Result.fail(str(e), "bad_input"))
         return protocol.reply(msg, await self.phone.execute(command, Source.SOCKET))
 
     async def open_url(self, msg: dict) -> Result:
         url = msg.get("url")
         if not isinstance(url, str) or not url:
-            return Result.fail('OpenUrl: "url" must be a non-empty string')
+            return Result.fail('OpenUrl: "url" must be a non-empty string', "bad_input")
         return await self.phone.open_link(url, Source.LINK)
