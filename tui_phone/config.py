@@ -74,6 +74,10 @@ def _positive(v: int) -> str | None:
     return None if v > 0 else f"must be a positive number of seconds (got {v})"
 
 
+def _max_calls(v: int) -> str | None:
+    return None if 1 <= v <= 24 else f"must be between 1 and 24 calls (got {v})"
+
+
 def _region(v: str) -> str | None:
     return None if re.fullmatch(r"[A-Z]{2}", v) else f"must be a two-letter region code like 'US' (got {v!r})"
 
@@ -112,6 +116,7 @@ class Config:
     ui: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["ui"]))
     provisioning: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["provisioning"]))
     team: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["team"]))
+    sip: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["sip"]))
     path: Path | None = None
 
 
@@ -156,6 +161,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Any]]] = {
     "ui": {"theme": (str, "tui-phone", None)},
     "provisioning": {"url": (str, "", _https_template)},
     "team": {"source": (str, "", None), "refresh": (int, 300, _positive)},
+    "sip": {"max_calls": (int, 8, _max_calls)},
 }
 SCHEMA_DEFAULTS = {s: {k: d for k, (_, d, _) in keys.items()} for s, keys in SCHEMA.items()}
 

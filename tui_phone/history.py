@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from .sip.engine import CallRemoved, Event
+from .sip.engine import CallRemoved, CallTurnedAway, Event
 from .store import Call, State
 
 KINDS = ("in", "out", "missed", "rejected")
@@ -64,9 +64,15 @@ class Recorder:
         self._unsubscribe = phone.subscribe(self._on_change)
 
     def _on_change(self, state: State, event: Event) -> None:
+        if isinstance(event, CallTurnedAway):
+            self._record(HistoryEntry(None, event.at, "i", "missed", event.num, event.sip, event.dn,
+                                      "", 0.0, event.code, event.reason))
+            return
         if not isinstance(event, CallRemoved) or not state.ended or state.ended[-1].id != event.id:
             return
-        entry = entry_for(state.ended[-1])
+        self._record(entry_for(state.ended[-1]))
+
+    def _record(self, entry: HistoryEntry) -> None:
         task = asyncio.get_running_loop().create_task(self._write(entry))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -14,6 +14,7 @@ from .sip.engine import (
     CallEnded,
     CallInfoSet,
     CallProgress,
+    CallTurnedAway,
     AudioState,
     ConferenceSet,
     HistoryAdded,
@@ -230,6 +231,8 @@ def reduce(state: State, event: Event) -> State:
             return state if st == state.status else replace(state, status=st)
         case Log(level=level, text=text, at=at):
             return _log(state, level, text, at)
+        case CallTurnedAway(sip=sip, num=num, dn=dn, code=code, reason=reason, at=at):
+            return _log(state, "warning", f"turned away a call from {dn or num or sip}: {code} {reason}", at)
     return state
 
 

@@ -79,6 +79,19 @@ class CallRemoved:
 
 
 @dataclass(frozen=True)
+class CallTurnedAway:
+    """An incoming call the phone answered itself without ringing: at
+    capacity (486, or 503 for a burst). History lists it as missed."""
+
+    sip: str
+    num: str
+    dn: str
+    code: int
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True)
 class CallInfoSet:
     """Context an app attached to a call (innovaphone CallInfo): plain text
     (sanitized from its HTML) and/or a link (its iframe src)."""
@@ -165,7 +178,7 @@ class Log:
     at: float = 0.0
 
 
-Event = (RegState | CallAdded | CallProgress | CallEnded | CallRemoved | CallInfoSet | Presence
+Event = (RegState | CallAdded | CallProgress | CallEnded | CallRemoved | CallTurnedAway | CallInfoSet | Presence
          | OwnStatus | TeamLoaded | HistoryAdded | MissedSeen | Message | MessagesRead | ConferenceSet | AudioState
          | Log)
 

@@ -13,6 +13,7 @@ a banner to fd 1, which is silenced.
 from __future__ import annotations
 
 import gc
+from collections import deque
 import itertools
 import os
 import queue
@@ -45,11 +46,14 @@ from ..commands import (
     Watch,
 )
 from ..config import AccountConfig, Config, password_for
+from . import pjmodule
+from .capacity import RETRY_AFTER, Capacity
 from .engine import (
     CallAdded,
     CallEnded,
     CallProgress,
     CallRemoved,
+    CallTurnedAway,
     AudioState,
     CallState,
     ConferenceSet,
@@ -226,6 +230,11 @@ class PjEngine(Engine):
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._wake_sock.setblocking(False)
         self._wake_to: tuple[str, int] | None = None
+        self._capacity = Capacity(config.sip["max_calls"], 4 if any(a.ice for a in config.accounts) else 2)
+        self._turned: deque[float] = deque()  # when calls were turned away (history lists the first few)
+        self._turned_ids: deque[str] = deque(maxlen=256)  # Call-IDs answered already (retransmissions)
+        self._shed_unlisted = 0
+        self._sweep_at = 0.0
 
     # ----- public, any thread -------------------------------------------------
     def start(self, emit: Emit) -> None:
@@ -278,6 +287,10 @@ class PjEngine(Engine):
         while not self._stop.is_set():
             ep.libHandleEvents(10)
             self._dead.clear()
+            if time.monotonic() >= self._sweep_at:
+                self._sweep_at = time.monotonic() + 1.0
+                self._guard(self._sweep)
+                self._guard(self._report_shed)
             self._post_dial()
             self._probe_registrars()
             self._guard(self._audio_tick)
@@ -312,6 +325,7 @@ class PjEngine(Engine):
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
         cfg.uaConfig.userAgent = "tui-phone"
+        cfg.uaConfig.maxCalls = min(32, self._capacity.max_calls + 2)  # our guard turns calls away first
         cfg.medConfig.sndAutoCloseTime = -1
         cfg.medConfig.noVad = True
         cfg.logConfig.consoleLevel = 0
@@ -324,6 +338,7 @@ class PjEngine(Engine):
         if self.log_path:
             cfg.logConfig.filename = self.log_path
         ep.libInit(cfg)
+        pjmodule.register("mod-tui-phone-guard", pjmodule.PRIORITY_APPLICATION - 1, self._screen_request)
         self._transports: dict[str, int] = {}
         first = self.config.accounts[0]
         for acc in self.config.accounts:
@@ -801,6 +816,9 @@ class PjEngine(Engine):
         if acc is None:
             return Result.fail(f"no account named {name!r}")
         uri = target_uri(cmd.target, acc.cfg)
+        refused = self._capacity.refuse(len(self._calls), time.monotonic())
+        if refused is not None:
+            return Result.fail(refused[1], "busy")
         cid = next(self._ids)
         call = _Call(self, acc, cid)
         sip, num, dn = parse_remote(uri)
@@ -825,6 +843,67 @@ class PjEngine(Engine):
             return Result.fail(f"cannot call {uri}: {reason}")
         self._announce(call, call.getInfo().callIdString)
         return Result(True, cid)
+
+    # ----- capacity: a burst is shed, never a crash ----------------------------
+    def _screen_request(self, rq: pjmodule.RxRequest) -> bool:
+        """pjsip module hook, before pjsua creates a call's media: turn a new
+        INVITE away (486, or 503 + Retry-After) when the phone is at capacity."""
+        if rq.method != "INVITE" or ";tag=" in rq.header("To", "t").replace(" ", ""):
+            return False
+        refused = self._capacity.refuse(len(self._calls), time.monotonic())
+        if refused is None:
+            return False
+        code, reason = refused
+        rq.respond(code, (("Retry-After", str(RETRY_AFTER)),) if code == 503 else ())
+        call_id = rq.header("Call-ID", "i")
+        if call_id not in self._turned_ids:  # a retransmission is answered again, listed once
+            self._turned_ids.append(call_id)
+            self._turned_away(rq.header("From", "f"), code, reason)
+        return True
+
+    def _turned_away(self, from_: str, code: int, reason: str) -> None:
+        """History lists up to 10 turned-away calls a minute; past that (a
+        scanner's flood) they are counted in one log line every 10 s."""
+        now = time.monotonic()
+        while self._turned and now - self._turned[0] > 60:
+            self._turned.popleft()
+        if len(self._turned) < 10:
+            self._turned.append(now)
+            sip, num, dn = parse_remote(from_)
+            self.emit(CallTurnedAway(sip, num, dn, code, reason, time.time()))
+            return
+        self._shed_unlisted += 1
+
+    def _report_shed(self) -> None:
+        if self._shed_unlisted:
+            self.emit(Log("warning", f"turned away {self._shed_unlisted} more calls in a burst "
+                                     "(too many calls at once; not listed in History)", time.time()))
+            self._shed_unlisted = 0
+
+    def _sweep(self) -> None:
+        """End, in the model, every call whose SIP dialog is gone without a
+        DISCONNECTED callback (seen after fuzzed sequences): nothing shown stays forever."""
+        for call in list(self._calls.values()):
+            try:
+                gone = not call.isActive() or call.getInfo().state == pj.PJSIP_INV_STATE_DISCONNECTED
+            except pj.Error:
+                gone = True
+            if gone:
+                self._forget(call, 0, "call ended")
+
+    def _forget(self, call: _Call, code: int, reason: str) -> None:
+        """Take a call out of the table and the model (once)."""
+        if self._calls.pop(call.cid, None) is None:
+            return
+        self._dead.append(call)  # dropped after the callback returns
+        self._capacity.ended(time.monotonic())
+        self._end(call.cid, code, reason)
+        if call.cid in self._conf:
+            self._conf.discard(call.cid)
+            if len(self._conf) < 2:
+                self._conf = set()
+            self.emit(ConferenceSet(tuple(sorted(self._conf))))
+        self._status_due = True
 
     def _incoming(self, acc: _Account, prm) -> None:
         cid = next(self._ids)
@@ -855,15 +934,7 @@ class PjEngine(Engine):
         self._announce(call, info.callIdString)
         st, code, reason = info.state, info.lastStatusCode, info.lastReason
         if st == pj.PJSIP_INV_STATE_DISCONNECTED:
-            if self._calls.pop(call.cid, None) is not None:
-                self._dead.append(call)  # dropped after this callback returns
-                self._end(call.cid, code, reason)
-            if call.cid in self._conf:
-                self._conf.discard(call.cid)
-                if len(self._conf) < 2:
-                    self._conf = set()
-                self.emit(ConferenceSet(tuple(sorted(self._conf))))
-            self._status_due = True
+            self._forget(call, code, reason)
             return
         if call.dir == "i":
             new = CallState.CONNECTED if st == pj.PJSIP_INV_STATE_CONFIRMED else CallState.ALERTING

@@ -1,0 +1,47 @@
+"""How many calls the phone may create right now (pure; the engine asks).
+
+Every call takes pjsip ioqueue slots for its media sockets (RTP + RTCP;
+more with ICE), and pjsip gives a closed slot back only ~0.5 s after the
+call ends (PJ_IOQUEUE_KEY_FREE_DELAY). The wheel's ioqueue has 64 slots;
+when they run out pjsip aborts the process. So a call may start only when
+the live calls plus the calls started or ended within the last second fit
+in what is left after the SIP transports: a burst from a scanner (or a
+script placing calls back to back) is shed with 503 + Retry-After instead
+of killing the phone, and ``max_calls`` bounds what a user can have at once
+(486, as a busy phone would).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+IOQUEUE_SLOTS = 64  # PJ_IOQUEUE_MAX_HANDLES of the pjsua2-python build
+RESERVED = 8  # SIP transports (UDP, TCP/TLS listeners), the DNS resolver, a margin
+WINDOW = 1.0  # seconds a started or ended call is assumed to hold its slots (2 x the free delay)
+RETRY_AFTER = 5  # seconds, in the 503
+
+
+class Capacity:
+    def __init__(self, max_calls: int, sockets_per_call: int = 2):
+        self.max_calls = max_calls
+        self.slots = (IOQUEUE_SLOTS - RESERVED) // sockets_per_call  # calls' worth of sockets
+        self._recent: deque[float] = deque()  # when calls were started or ended
+        self.shed = 0  # calls turned away since start, for the log and the bench
+
+    def refuse(self, live: int, now: float) -> tuple[int, str] | None:
+        """(SIP code, reason) when a new call must be turned away, else None
+        (and the call is counted as started)."""
+        while self._recent and now - self._recent[0] > WINDOW:
+            self._recent.popleft()
+        if live >= self.max_calls:
+            self.shed += 1
+            return 486, f"too many calls ({live} live; sip.max_calls is {self.max_calls})"
+        if live + len(self._recent) >= self.slots:
+            self.shed += 1
+            return 503, "too many calls in a short time (try again in a few seconds)"
+        self._recent.append(now)
+        return None
+
+    def ended(self, now: float) -> None:
+        """A call ended: its sockets come back only after the free delay."""
+        self._recent.append(now)
