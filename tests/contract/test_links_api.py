@@ -175,7 +175,7 @@ def test_rejected_links_exit_2_with_reason_and_dial_nothing(phone, url):
 def test_openurl_over_the_socket_rejects_with_reason(phone):
     r = phone.api({"mt": "OpenUrl", "url": "javascript:alert(1)", "src": 9})
     assert r == {"mt": "OpenUrlResult", "src": 9, "ok": False,
-                 "error": "rejected link: unsupported scheme 'javascript'"}
+                 "error": "rejected link: unsupported scheme 'javascript'", "kind": "bad_input"}
     for bad in (None, "", 5, ["tel:200"]):
         r = phone.api({"mt": "OpenUrl", "url": bad})
         assert r["ok"] is False and r["error"] == 'OpenUrl: "url" must be a non-empty string'
@@ -249,7 +249,8 @@ def test_call_info_is_sanitized_text_and_iframe_must_be_http(phone, sipp_dir):
                                  for c in m["calls"]), 5, "info_link")
 
     r = phone.api({"mt": "CallInfo", "id": 99999, "html": "x"})
-    assert r == {"mt": "CallInfoResult", "ok": False, "error": "no call with id 99999"}
+    assert r == {"mt": "CallInfoResult", "ok": False, "error": "no call with id 99999",
+                 "kind": "not_found"}
     r = phone.api({"mt": "CallInfo", "html": "x"})
     assert r["ok"] is False and r["error"] == "CallInfo: 'id' is required"
     hang_up(phone, cid, uas)

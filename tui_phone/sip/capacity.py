@@ -4,7 +4,7 @@ Every call takes pjsip ioqueue slots for its media sockets (RTP + RTCP;
 more with ICE), and pjsip gives a closed slot back only ~0.5 s after the
 call ends (PJ_IOQUEUE_KEY_FREE_DELAY). The wheel's ioqueue has 64 slots;
 when they run out pjsip aborts the process. So a call may start only when
-the live calls plus the calls started or ended within the last second fit
+the live calls plus the calls started or ended within the last 0.7 s fit
 in what is left after the SIP transports: a burst from a scanner (or a
 script placing calls back to back) is shed with 503 + Retry-After instead
 of killing the phone, and ``max_calls`` bounds what a user can have at once
@@ -17,7 +17,7 @@ from collections import deque
 
 IOQUEUE_SLOTS = 64  # PJ_IOQUEUE_MAX_HANDLES of the pjsua2-python build
 RESERVED = 8  # SIP transports (UDP, TCP/TLS listeners), the DNS resolver, a margin
-WINDOW = 1.0  # seconds a started or ended call is assumed to hold its slots (2 x the free delay)
+WINDOW = 0.7  # seconds a started or ended call is assumed to hold its slots (the free delay + 0.2 s)
 RETRY_AFTER = 5  # seconds, in the 503
 
 

@@ -12,6 +12,7 @@ a banner to fd 1, which is silenced.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections import deque
 import itertools
@@ -46,7 +47,7 @@ from ..commands import (
     Watch,
 )
 from ..config import AccountConfig, Config, password_for
-from . import pjmodule
+from . import errors, pjmodule
 from .capacity import RETRY_AFTER, Capacity
 from .engine import (
     CallAdded,
@@ -117,12 +118,6 @@ def _with_transport(uri: str, transport: str) -> str:
     if not uri or transport == "udp" or ";transport=" in uri:
         return uri
     return f"{uri};transport={transport}"
-
-
-def _error_text(e: Exception) -> str:
-    if isinstance(e, pj.Error):
-        return f"{e.title}: {e.reason}".strip(": ")
-    return f"{type(e).__name__}: {e}"
 
 
 class _Account(pj.Account):
@@ -230,6 +225,7 @@ class PjEngine(Engine):
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._wake_sock.setblocking(False)
         self._wake_to: tuple[str, int] | None = None
+        self.ep = None
         self._capacity = Capacity(config.sip["max_calls"], 4 if any(a.ice for a in config.accounts) else 2)
         self._turned: deque[float] = deque()  # when calls were turned away (history lists the first few)
         self._turned_ids: deque[str] = deque(maxlen=256)  # Call-IDs answered already (retransmissions)
@@ -251,7 +247,7 @@ class PjEngine(Engine):
     def submit(self, command: Command) -> Future:
         fut: Future = Future()
         if not self._thread or not self._thread.is_alive():
-            fut.set_result(Result.fail("the SIP engine is not running"))
+            fut.set_result(Result.fail("the SIP engine is not running", "busy"))
             return fut
         self._q.put((command, fut))
         self._wake()
@@ -268,18 +264,27 @@ class PjEngine(Engine):
                 pass
 
     # ----- owner thread -------------------------------------------------------
+    def _explain(self, e: Exception) -> tuple[str, str]:
+        """(sentence, kind) for a failure; what pjsua said goes to the debug log only."""
+        with contextlib.suppress(Exception):
+            if self.ep is not None:
+                self.ep.utilLogWrite(1, "tui-phone", errors.detail(e))
+        if isinstance(e, pj.Error):
+            return errors.explain(e)
+        return "the phone could not do that (an internal error; run with --debug for details)", "failed"
+
     def _guard(self, fn, *args):
         """Run a callback body; an exception becomes a log line, never a crash."""
         try:
             fn(*args)
         except Exception as e:  # noqa: BLE001 - callbacks must not raise into C
-            self.emit(Log("error", f"SIP engine: {_error_text(e)}", time.time()))
+            self.emit(Log("error", f"SIP engine: {self._explain(e)[0]}", time.time()))
 
     def _run(self) -> None:
         try:
             self._init()
         except Exception as e:  # noqa: BLE001
-            self._ready.set_exception(RuntimeError(f"SIP engine failed to start: {_error_text(e)}"))
+            self._ready.set_exception(RuntimeError(f"SIP engine failed to start: {self._explain(e)[0]}"))
             self._destroy()
             return
         self._ready.set_result(True)
@@ -305,7 +310,7 @@ class PjEngine(Engine):
                 try:
                     fut.set_result(self._execute(command))
                 except Exception as e:  # noqa: BLE001
-                    fut.set_result(Result.fail(_error_text(e)))
+                    fut.set_result(Result.fail(*self._explain(e)))
                 command = fut = None  # never keep pj objects alive in this frame
         self._teardown()
         self._destroy()
@@ -491,7 +496,7 @@ class PjEngine(Engine):
                 return self._start_call(command)
             case SetStatus(status=status):
                 if status not in STATUSES:
-                    return Result.fail(f"status must be one of {', '.join(STATUSES)}")
+                    return Result.fail(f"status must be one of {', '.join(STATUSES)}", "bad_input")
                 self._chosen = status
                 self._auto_status()
                 return Result(True)
@@ -503,7 +508,7 @@ class PjEngine(Engine):
                 return self._conference()
             case Mute(on=on):
                 if self._audio is None:
-                    return Result.fail("no sound device: nothing to mute")
+                    return Result.fail("no sound device: nothing to mute", "refused")
                 self._audio.mute(on)
                 self._audio_state()
                 return Result(True)
@@ -513,7 +518,7 @@ class PjEngine(Engine):
                 return self._split(cid)
         call = self._find(command)
         if call is None:
-            return Result.fail(self._nothing_to(command))
+            return Result.fail(self._nothing_to(command), "not_found")
         match command:
             case ConnectCall():
                 self._hold_others(call)  # call waiting: the first call waits on hold
@@ -526,7 +531,12 @@ class PjEngine(Engine):
                 if call.getInfo().state in (pj.PJSIP_INV_STATE_INCOMING, pj.PJSIP_INV_STATE_EARLY) \
                         and call.dir == "i":
                     prm.statusCode = code or REJECT_CODE
-                call.hangup(prm)
+                try:
+                    call.hangup(prm)
+                except pj.Error as e:
+                    if errors.constant(e) != "PJSIP_ESESSIONTERMINATED":
+                        raise
+                    self._forget(call, 0, "call ended")  # its dialog was gone already: out of the model too
             case Hold():
                 self._settled(lambda: call.setHold(pj.CallOpParam(True)))
                 call.local_hold = True
@@ -537,7 +547,7 @@ class PjEngine(Engine):
                 call.local_hold = False
             case Dtmf(digits=digits):
                 if call.getInfo().state != pj.PJSIP_INV_STATE_CONFIRMED:
-                    return Result.fail("DTMF needs a connected call")
+                    return Result.fail("DTMF needs a connected call", "conflict")
                 prm = pj.CallSendDtmfParam()
                 prm.digits = digits
                 prm.method = (pj.PJSUA_DTMF_METHOD_SIP_INFO if self._acc_cfg(call).dtmf == "info"
@@ -546,13 +556,13 @@ class PjEngine(Engine):
             case Transfer(replaces=other) if other is not None:
                 dest = self._calls.get(other)
                 if dest is None or dest is call:
-                    return Result.fail(f"no consultation call with id {other}")
+                    return Result.fail(f"no consultation call with id {other}", "not_found")
                 call.xferReplaces(dest, pj.CallOpParam(True))
             case Transfer(to=to):
                 acc = self._accounts.get(self._account_of(call))
                 call.xfer(target_uri(to, acc.cfg) if acc else to, pj.CallOpParam(True))
             case _:
-                return Result.fail(f"{type(command).__name__} is not a SIP command")
+                return Result.fail(f"{type(command).__name__} is not a SIP command", "bad_input")
         return Result(True, call.cid)
 
     # ----- presence -------------------------------------------------------------
@@ -621,7 +631,7 @@ class PjEngine(Engine):
         in the conference bridge (we hear and speak to all of them)."""
         calls = self._confirmed()
         if len(calls) < 2:
-            return Result.fail("a conference needs two connected or held calls")
+            return Result.fail("a conference needs two connected or held calls", "conflict")
         for c in calls:
             if c.local_hold:
                 prm = pj.CallOpParam(True)
@@ -645,7 +655,7 @@ class PjEngine(Engine):
 
     def _split(self, cid: int | None) -> Result:
         if not self._conf:
-            return Result.fail("no conference to split")
+            return Result.fail("no conference to split", "conflict")
         keep = cid if cid in self._conf else max(self._conf)
         members = [c for c in self._calls.values() if c.cid in self._conf and c.hasMedia()]
         for a in members:
@@ -662,6 +672,10 @@ class PjEngine(Engine):
 
     # ----- messages (SIP MESSAGE) ------------------------------------------------
     def _send_message(self, to: str, text: str) -> Result:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return Result.fail("the message has characters that are not valid Unicode", "bad_input")
         acc = next(iter(self._accounts.values()))
         uri = target_uri(to, acc.cfg)
         buddy = self._im_buddies.get(uri)
@@ -814,7 +828,7 @@ class PjEngine(Engine):
         name = cmd.account or self.config.accounts[0].name
         acc = self._accounts.get(name)
         if acc is None:
-            return Result.fail(f"no account named {name!r}")
+            return Result.fail(f"no account named {name!r}", "bad_input")
         uri = target_uri(cmd.target, acc.cfg)
         refused = self._capacity.refuse(len(self._calls), time.monotonic())
         if refused is not None:
@@ -834,13 +848,13 @@ class PjEngine(Engine):
             prm.txOption.headers.append(h)
         try:
             call.makeCall(uri, prm)
-        except Exception as e:  # noqa: BLE001
-            reason = _error_text(e)
-            del self._calls[cid]
-            self._dead.append(call)
+        except pj.Error as e:  # pjsua may have ended the call already (DISCONNECTED inside makeCall)
+            reason, kind = self._explain(e)
+            if reason == "too many calls":
+                reason = f"too many calls ({len(self._calls) - 1} live)"
             self._announce(call, "")
-            self._end(cid, 0, reason)
-            return Result.fail(f"cannot call {uri}: {reason}")
+            self._forget(call, 0, reason)
+            return Result.fail(f"cannot call {uri}: {reason}", kind)
         self._announce(call, call.getInfo().callIdString)
         return Result(True, cid)
 
