@@ -23,7 +23,12 @@ Favorites are the phone's own: a star never changes a card.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import sqlite3
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -32,11 +37,13 @@ from dataclasses import dataclass, field, replace
 from tui_phone.config import AddressBookConfig, ConfigError, password_for
 from tui_phone.contacts.carddav import BookError, CardDav, Stale
 from tui_phone.contacts.db import Card, CardWriter, ContactsDB
-from tui_phone.contacts.model import Contact
+from tui_phone.contacts.model import Contact, ContactError
 from tui_phone.contacts.vcard import merge_card, new_card, read_vcards
 
 BATCH = 250
 """Cards fetched per multiget (and stored per transaction)."""
+RETRY = 60.0
+"""Seconds before a background sync that failed is tried again (at most the book's interval)."""
 
 Report = Callable[[str], None]
 
@@ -66,6 +73,11 @@ class Summary:
     conflicts: int = 0
     skipped: list[str] = field(default_factory=list)  # cards the phone cannot store, why
 
+    @property
+    def changed(self) -> bool:
+        """Did the phone's contacts change (what a list on screen must show again)?"""
+        return bool(+self.pulled or self.conflicts)
+
     def line(self) -> str:
         def side(c: Counter) -> str:
             return f"{c['added']:,} added, {c['updated']:,} updated, {c['deleted']:,} deleted"
@@ -83,8 +95,9 @@ class BookSync:
     conflict, a kept edit), ``progress`` the ``fetching 1,200/5,000 cards`` lines."""
 
     def __init__(self, db: ContactsDB, book: AddressBookConfig, report: Report | None = None,
-                 progress: Report | None = None):
+                 progress: Report | None = None, stop: threading.Event | None = None):
         self.db, self.book = db, book
+        self.stop = stop or threading.Event()  # set: end at the next batch or card (all done so far is kept)
         self.report = report or (lambda line: None)
         self.progress = progress or (lambda line: None)
         self.summary = Summary(book.name)
@@ -107,6 +120,10 @@ class BookSync:
                 self._push()
         return self.summary
 
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise BookError(f"address book {self.book.name}: sync stopped")
+
     # ----- server → phone -----------------------------------------------------------
 
     def _pull(self, token: str) -> None:
@@ -116,6 +133,7 @@ class BookSync:
         removed = (on_server - listing.etags.keys()) if listing.complete else (listing.removed & on_server)
         changed = [h for h, etag in listing.etags.items() if h not in known or known[h].etag != etag]
         for start in range(0, len(changed), BATCH):
+            self._check_stop()
             self.progress(f"address book {self.book.name}: fetching {start:,}/{len(changed):,} cards")
             fetched = self.dav.fetch(changed[start:start + BATCH])
             with self.db.card_writer() as w:
@@ -184,6 +202,7 @@ class BookSync:
                 for contact_id in w.unbooked():
                     self._queue_new(w, contact_id)
         for href, card in self.db.cards(self.book.name).items():
+            self._check_stop()
             if card.contact_id is None:
                 continue
             local = self.db.get(card.contact_id)
@@ -231,3 +250,44 @@ def sync_books(db: ContactsDB, books: tuple[AddressBookConfig, ...], report: Rep
         except BookError as e:
             errors.append(str(e))
     return summaries, errors
+
+
+def _sync_one(path, region: str, book: AddressBookConfig, report: Report, stop: threading.Event) -> Summary:
+    """One sync on a connection of its own: the app's searches never wait for the sync's writes (WAL)."""
+    with ContactsDB(path, region) as db:
+        return BookSync(db, book, report, stop=stop).run()
+
+
+async def keep_in_sync(path, region: str, books: tuple[AddressBookConfig, ...],
+                       log: Callable[[str, str], None], synced: Callable[[Summary, bool], None],
+                       wake: asyncio.Event) -> None:
+    """Sync every book now, then each every ``interval`` seconds (one that failed
+    after ``RETRY`` s), and all of them whenever ``wake`` is set. Runs in a thread
+    so the loop it is awaited on stays free; ``log(level, line)`` and
+    ``synced(summary, asked)`` are called on that loop. Cancel to stop."""
+    stop = threading.Event()
+    due = dict.fromkeys((b.name for b in books), 0.0)
+    try:
+        while True:
+            asked = wake.is_set()
+            for book in books:
+                if not asked and time.monotonic() < due[book.name]:
+                    continue
+                lines: list[str] = []
+                try:
+                    summary = await asyncio.to_thread(_sync_one, path, region, book, lines.append, stop)
+                except (ContactError, sqlite3.Error) as e:
+                    summary, error = None, str(e)
+                for line in lines:
+                    log("warning", line)
+                if summary is None:
+                    log("warning", error)
+                    due[book.name] = time.monotonic() + min(RETRY, book.interval)
+                else:
+                    synced(summary, asked)
+                    due[book.name] = time.monotonic() + book.interval
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), max(0.0, min(due.values()) - time.monotonic()))
+    finally:
+        stop.set()
