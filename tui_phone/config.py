@@ -303,6 +303,9 @@ def _addressbooks(data: dict, text: str, path: Path | None) -> tuple[AddressBook
                 _fail(path, text, f"{where}.{key}", "addressbooks", i, "is required")
         if any(b.name == book["name"] for b in books):
             _fail(path, text, f"{where}.name", "addressbooks", i, f"duplicate address book name {book['name']!r}")
+        if book.get("new_contacts") and book.get("sync") == "read-only":
+            _fail(path, text, f"{where}.new_contacts", "addressbooks", i,
+                  "a read-only address book cannot receive new contacts")
         if book.get("new_contacts") and any(b.new_contacts for b in books):
             _fail(path, text, f"{where}.new_contacts", "addressbooks", i,
                   "only one address book can receive new contacts")

@@ -96,6 +96,8 @@ def test_addressbooks_from_the_example_and_their_defaults():
     ('[[addressbooks]]\nname = "a"\nurl = "https://d/"\nnew_contacts = true\n'
      '[[addressbooks]]\nname = "b"\nurl = "https://e/"\nnew_contacts = true\n',
      r"addressbooks\[1\].new_contacts: only one address book can receive new contacts"),
+    ('[[addressbooks]]\nname = "a"\nurl = "https://d/"\nsync = "read-only"\nnew_contacts = true\n',
+     r":5: addressbooks\[0\].new_contacts: a read-only address book cannot receive new contacts"),
 ])
 def test_bad_addressbook_one_line(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message) as e:
