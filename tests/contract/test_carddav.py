@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tui_phone.config import AddressBookConfig
-from tui_phone.contacts.carddav import BookError
+from tui_phone.contacts.carddav import BookError, CardDav
 from tui_phone.contacts.db import ContactsDB
 from tui_phone.contacts.model import Contact, Number
 from tui_phone.contacts.sync import BookSync, sync_books
@@ -66,6 +66,30 @@ def test_discovery_from_the_bare_server_url_finds_the_address_book(radicale, db)
     assert db.book("work")[1] == radicale.book_url("alice", "contacts")
     assert summary.pulled["added"] == 3
     assert {c.book for c in db.search("")} == {"work"}
+
+
+@pytest.mark.parametrize("path", ["dav/", ".well-known/carddav", "alice/contacts/"])
+def test_discovery_through_well_known_or_the_address_book_itself(radicale, path):
+    radicale.put_book("alice", "contacts", "")
+    radicale.put_book("alice", "old", "")  # the first address book of the account is taken: contacts
+    with CardDav("work", radicale.url + path, "alice", "alicepw") as dav:
+        assert dav.discover() == radicale.book_url("alice", "contacts")
+
+
+def test_without_sync_collection_the_etags_of_the_whole_book_are_compared(radicale, db):
+    radicale.put_book("alice", "contacts", people(20))
+    with CardDav("work", radicale.url, "alice", "alicepw") as dav:
+        dav.discover()
+        full = dav.listing("")
+        assert dav.every_etag().etags == full.etags and len(full.etags) == 20
+        forgotten = dav.listing(full.token + "-forgotten")  # a token the server does not know
+        assert forgotten.complete and forgotten.etags == full.etags
+    BookSync(db, book(radicale)).run()
+    url, collection, token = db.book("work")
+    db.set_book("work", url, collection, token + "-forgotten")
+    radicale.delete("alice", collection + "p3.vcf")
+    summary = BookSync(db, book(radicale)).run()  # a complete listing: the missing card was deleted
+    assert summary.pulled == {"deleted": 1} and len(db.search("")) == 19
 
 
 def test_initial_sync_of_1000_cards_then_nothing_to_do(radicale, db):

@@ -150,17 +150,17 @@ class CardDav:
 
     def discover(self) -> str:
         """The address book's URL (see the module docstring); sets ``collection``."""
-        home = None
+        home, refused = None, None
         for start in (self.url, urljoin(self.url, "/.well-known/carddav")):
             try:
                 found, _ = self._multistatus("PROPFIND", start, _PROPFIND, "0")
             except BookError as e:
-                if start == self.url and e.status in (404, 405):
-                    continue  # a bare server URL that is not WebDAV itself
-                raise
+                if start == self.url and e.status in (403, 404, 405):
+                    refused = e  # a bare server URL that is not WebDAV itself: ask .well-known
+                    continue
+                raise refused or e from None
             for href, _, props in found:
-                if props.get(f"{DAV}resourcetype") is not None and \
-                        props[f"{DAV}resourcetype"].find(f"{CARD}addressbook") is not None:
+                if _is_book(props):
                     self.collection = urljoin(start, href or start)
                     return self.collection
                 home = home or _link(props, f"{CARD}addressbook-home-set", start)
@@ -172,9 +172,8 @@ class CardDav:
                 break
         if home is None:
             raise self.fail(f"no CardDAV address book found at {self.url}")
-        books = sorted(urljoin(home, href) for href, _, props in self._multistatus("PROPFIND", home, _PROPFIND, "1")[0]
-                       if props.get(f"{DAV}resourcetype") is not None
-                       and props[f"{DAV}resourcetype"].find(f"{CARD}addressbook") is not None)
+        found, _ = self._multistatus("PROPFIND", home, _PROPFIND, "1")
+        books = sorted(urljoin(home, href) for href, _, props in found if _is_book(props))
         if not books:
             raise self.fail(f"the account at {self.url} has no address book")
         self.collection = books[0]
@@ -196,6 +195,10 @@ class CardDav:
             etags = {_href(self.collection, h): _etag(p) for h, s, p in found if s == 200 and _etag(p)}
             removed = frozenset(_href(self.collection, h) for h, s, _ in found if s == 404)
             return Listing(etags, removed, new_token, not token)
+        return self.every_etag()
+
+    def every_etag(self) -> Listing:
+        """Every card's ETag by an ``addressbook-query`` (servers without sync-collection)."""
         found, _ = self._multistatus("REPORT", self.collection, _QUERY, "1")
         etags = {_href(self.collection, h): _etag(p) for h, s, p in found if s == 200 and _etag(p)}
         return Listing(etags, frozenset(), "", True)
@@ -245,6 +248,11 @@ def _status(line: str | None) -> int | None:
 def _etag(props: dict) -> str:
     el = props.get(f"{DAV}getetag")
     return (el.text or "").strip() if el is not None else ""
+
+
+def _is_book(props: dict) -> bool:
+    kind = props.get(f"{DAV}resourcetype")
+    return kind is not None and kind.find(f"{CARD}addressbook") is not None
 
 
 def _link(props: dict, tag: str, base: str) -> str | None:
