@@ -262,3 +262,32 @@ def test_cli_sync_prints_a_summary_and_a_wrong_password_is_one_clear_line(radica
 
     unknown = cli(tmp_path, good, "--name", "nope")
     assert (unknown.returncode, unknown.stderr) == (2, "tui-phone: no address book named 'nope' in the config\n")
+
+
+async def test_the_background_sync_retries_until_the_server_is_back(radicale, tmp_path):
+    import asyncio
+
+    from tui_phone.contacts.sync import keep_in_sync
+
+    radicale.put_book("alice", "contacts", people(5))
+    radicale.stop()
+    logs: list[tuple[str, str]] = []
+    synced = asyncio.Queue()
+    task = asyncio.create_task(keep_in_sync(tmp_path / "c.db", "US", (book(radicale, interval=1),),
+                                            lambda level, line: logs.append((level, line)),
+                                            lambda summary, asked: synced.put_nowait(summary), asyncio.Event()))
+    try:
+        for _ in range(200):
+            if logs:
+                break
+            await asyncio.sleep(0.05)
+        assert logs[0][0] == "warning"
+        assert logs[0][1].startswith(f"address book work: cannot reach 127.0.0.1:{radicale.port}: ")
+        radicale.start()
+        summary = await asyncio.wait_for(synced.get(), 30)
+        assert summary.pulled == {"added": 5}
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    with ContactsDB(tmp_path / "c.db") as db:
+        assert len(db.search("")) == 5

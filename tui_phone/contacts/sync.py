@@ -247,8 +247,10 @@ def sync_books(db: ContactsDB, books: tuple[AddressBookConfig, ...], report: Rep
     for book in books:
         try:
             summaries.append(BookSync(db, book, report, progress).run())
-        except BookError as e:
+        except ContactError as e:
             errors.append(str(e))
+        except sqlite3.Error as e:  # the phone's own database: disk full, locked too long
+            errors.append(f"address book {book.name}: contacts database: {e}")
     return summaries, errors
 
 
@@ -276,8 +278,10 @@ async def keep_in_sync(path, region: str, books: tuple[AddressBookConfig, ...],
                 lines: list[str] = []
                 try:
                     summary = await asyncio.to_thread(_sync_one, path, region, book, lines.append, stop)
-                except (ContactError, sqlite3.Error) as e:
+                except ContactError as e:
                     summary, error = None, str(e)
+                except sqlite3.Error as e:
+                    summary, error = None, f"address book {book.name}: contacts database: {e}"
                 for line in lines:
                     log("warning", line)
                 if summary is None:
