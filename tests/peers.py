@@ -946,3 +946,134 @@ def tone_pcm(seconds: float, freq: float, rate: int = 16000, amplitude: float = 
     n = int(seconds * rate)
     return struct.pack(f"<{n}h", *(int(amplitude * 32767 * math.sin(2 * math.pi * freq * i / rate))
                                    for i in range(n)))
+
+
+# ---------------------------------------------------------------------------------------------- radicale
+
+_RADICALE_CFG = """[server]
+hosts = 127.0.0.1:{port}
+
+[auth]
+type = htpasswd
+htpasswd_filename = {users}
+htpasswd_encryption = plain
+delay = 0
+
+[rights]
+type = owner_only
+
+[storage]
+filesystem_folder = {storage}
+
+[logging]
+level = info
+mask_passwords = True
+"""
+
+
+class Radicale(_Daemon):
+    """Radicale 3.9 (pip, the ``[test]`` extra) as a CardDAV server on 127.0.0.1:`port`, htpasswd users in
+    plain text (USERS), ``owner_only`` rights: each user reads and writes under ``/<user>/``.
+
+    Verified facts relied on:
+    - ``python -m radicale --config FILE`` stays in the foreground; it is up when a GET / answers (~0.5 s).
+    - The principal ``/<user>/`` is created on the user's first authenticated request; an address book is an
+      MKCOL with ``resourcetype`` addressbook, or a PUT of a whole ``.vcf`` on the collection path (how
+      ``put_book`` stores 10,000 cards in one request).
+    - ``/.well-known/carddav`` redirects to ``/``; PROPFIND there gives ``current-user-principal``.
+    - A wrong password gets 401 (``delay = 0``: no sleep before it). ``sync-collection`` is supported.
+    - The storage is plain files (``collection-root/<user>/<book>/<uid>.vcf``), kept across restart().
+    """
+
+    def __init__(self, workdir, port: int | None = None, users: dict[str, str] | None = None):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_tcp_port()
+        self.users = dict(USERS if users is None else users)
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.workdir / "radicale.log"
+        self.cfg_path = self.workdir / "radicale.cfg"
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/"
+
+    def book_url(self, user: str, book: str) -> str:
+        return f"{self.url}{user}/{book}/"
+
+    def start(self, timeout: float = 15.0) -> "Radicale":
+        import importlib.util
+        import sys
+
+        if importlib.util.find_spec("radicale") is None:
+            msg = "Radicale is not installed (pip install -e '.[test]')"
+            import pytest
+
+            if os.environ.get("CI") == "true":
+                pytest.fail(msg, pytrace=False)
+            pytest.skip(msg)
+        users = self.workdir / "users"
+        users.write_text("".join(f"{u}:{p}\n" for u, p in self.users.items()))
+        self.cfg_path.write_text(_RADICALE_CFG.format(port=self.port, users=users,
+                                                      storage=self.workdir / "storage"))
+        self.proc = _spawn([sys.executable, "-m", "radicale", "--config", self.cfg_path],
+                           self.workdir, self.log_path)
+        try:
+            wait_until(lambda: port_bound(self.port, "tcp"), timeout, f"radicale on {self.url}",
+                       interval=0.05, proc=self.proc, log=self.log_path)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.proc, grace=3.0)
+        self.proc = None
+
+    def restart(self, timeout: float = 15.0) -> "Radicale":
+        self.stop()
+        wait_until(lambda: not port_bound(self.port, "tcp"), 5, f"radicale port {self.port} release")
+        return self.start(timeout)
+
+    def _client(self, user: str):
+        import httpx
+
+        return httpx.Client(auth=(user, self.users[user]), timeout=120)
+
+    def make_book(self, user: str, book: str) -> str:
+        """Create an empty address book; its URL."""
+        body = ('<?xml version="1.0"?><mkcol xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><set><prop>'
+                f'<resourcetype><collection/><C:addressbook/></resourcetype><displayname>{book}</displayname>'
+                '</prop></set></mkcol>')
+        with self._client(user) as c:
+            r = c.request("MKCOL", self.book_url(user, book), content=body)
+        if r.status_code != 201:
+            raise PeerError(f"MKCOL {book}: {r.status_code} {r.text[:200]}")
+        return self.book_url(user, book)
+
+    def put_book(self, user: str, book: str, cards: str) -> str:
+        """Create (or replace) the address book ``book`` holding the vCards in ``cards``; its URL."""
+        with self._client(user) as c:
+            r = c.put(self.book_url(user, book), content=cards.encode(),
+                      headers={"Content-Type": "text/vcard"})
+        if r.status_code not in (201, 204):
+            raise PeerError(f"PUT collection {book}: {r.status_code} {r.text[:200]}")
+        return self.book_url(user, book)
+
+    def get(self, user: str, path: str) -> "httpx.Response":  # noqa: F821
+        with self._client(user) as c:
+            return c.get(path if path.startswith("http") else self.url + path.lstrip("/"))
+
+    def put(self, user: str, url: str, card: str, etag: str | None = None):
+        with self._client(user) as c:
+            return c.put(url, content=card.encode(), headers={"Content-Type": "text/vcard"}
+                         | ({"If-Match": etag} if etag else {}))
+
+    def delete(self, user: str, url: str):
+        with self._client(user) as c:
+            return c.delete(url)
+
+    def card_files(self, user: str, book: str) -> dict[str, str]:
+        """The stored cards of a book as {file name: text}, read from Radicale's storage folder."""
+        folder = self.workdir / "storage" / "collection-root" / user / book
+        return {p.name: p.read_text() for p in folder.glob("*") if p.is_file() and not p.name.startswith(".")}

@@ -188,7 +188,8 @@ def cmd_http_url(args) -> int:
 
 
 def cmd_contacts(args) -> int:
-    """contacts import FILE.vcf / export FILE.vcf: works with or without a running phone."""
+    """contacts import FILE.vcf / export FILE.vcf / sync [--name N]: works with or
+    without a running phone."""
     from pathlib import Path
 
     from .contacts.db import ContactsDB
@@ -197,13 +198,25 @@ def cmd_contacts(args) -> int:
 
     config = _load_config(args)
     region = config.numbers["default_region"]
-    path = Path(args.file)
+    if (args.action == "sync") == bool(args.file):
+        _err("contacts sync takes no file" if args.file else f"contacts {args.action} needs a FILE.vcf")
+        return BAD_INPUT
+    books = config.addressbooks
+    if args.action == "sync" and args.name:
+        books = tuple(b for b in books if b.name == args.name)
+    if args.action == "sync" and not books:
+        _err(f"no address book named {args.name!r} in the config" if args.name
+             else "no address books: add [[addressbooks]] with name and url to the config")
+        return BAD_INPUT
+    path = Path(args.file or "")
     try:
         db = ContactsDB(region=region)
     except (ContactError, OSError) as e:
         _err(f"contacts: {e}")
         return FAIL
     with db:
+        if args.action == "sync":
+            return _sync(db, books)
         if args.action == "export":
             cards = write_vcards(db.search("", include_team=False))
             try:
@@ -222,6 +235,27 @@ def cmd_contacts(args) -> int:
             _err(f"{path}: {problem}")
         print(f"imported {count} contact(s) from {path}" + (f"; {len(problems)} card(s) skipped" if problems else ""))
         return BAD_INPUT if problems and not count else OK
+
+
+def _sync(db, books) -> int:
+    from .contacts.sync import sync_books
+
+    tty = sys.stderr.isatty()
+
+    def progress(line: str) -> None:
+        print(("\r\033[K" if tty else "") + line, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    def report(line: str) -> None:
+        print(("\r\033[K" if tty else "") + line, file=sys.stderr, flush=True)
+
+    summaries, errors = sync_books(db, books, report, progress)
+    if tty:
+        print("\r\033[K", end="", file=sys.stderr)
+    for summary in summaries:
+        print(summary.line())
+    for error in errors:
+        _err(error)
+    return FAIL if errors else OK
 
 
 def cmd_audio(args) -> int:
@@ -279,8 +313,11 @@ def build_parser():
     add("http-url", cmd_http_url, "print the ready-to-paste URL commands (with the token)")
     add("register-handlers", cmd_register_handlers,
         "make tui-phone the desktop handler for tel:, callto:, sip:, … links")
-    add("contacts", cmd_contacts, "import or export contacts as vCard (3.0 and 4.0 read, 3.0 written)",
-        (("action",), {"choices": ["import", "export"]}), (("file",), {"metavar": "FILE.vcf"}))
+    add("contacts", cmd_contacts, "import or export contacts as vCard (3.0 and 4.0 read, 3.0 written); "
+        "sync them with the [[addressbooks]] now",
+        (("action",), {"choices": ["import", "export", "sync"]}),
+        (("file",), {"metavar": "FILE.vcf", "nargs": "?"}),
+        (("--name",), {"metavar": "N", "help": "sync only the address book named N"}))
     add("audio", cmd_audio, "list sound devices ([audio] input/output/ring match by name)",
         (("action",), {"choices": ["devices"]}))
     cfg = sub.add_parser("config", help="configuration tools")

@@ -79,6 +79,7 @@ class TuiPhoneApp(App):
         self.services = Services(self.phone)
         self.server = self.services.control
         self.ready = asyncio.Event()  # set once the engine runs (tests wait on it)
+        self._sync_now = asyncio.Event()  # the palette's "Sync contacts"
         self._stopping = False
         self._unsubscribe = None
         self._meter = None  # the level meter's timer, running only while a call talks through a device
@@ -129,6 +130,8 @@ class TuiPhoneApp(App):
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._sigterm)
         self.query_one(DialPad).input.focus()
         self._start_engine()
+        if self.config.addressbooks:
+            self._keep_books_in_sync()
 
     @work(exclusive=True, group="engine")
     async def _start_engine(self) -> None:
@@ -506,6 +509,35 @@ class TuiPhoneApp(App):
         await self._shutdown_phone()
         if self.debug_log is not None:
             self.debug_log.close()
+
+    @work(exclusive=True, group="addressbooks")
+    async def _keep_books_in_sync(self) -> None:
+        """The [[addressbooks]] sync, in a thread, for as long as the app runs."""
+        from .contacts.sync import keep_in_sync
+
+        try:
+            db = await asyncio.to_thread(lambda: self.phone.contacts)  # opened (and migrated) off the UI thread
+        except Exception as e:  # noqa: BLE001 - a broken database: calls still work
+            self.log_line("warning", f"contacts: {e}")
+            return
+        await keep_in_sync(db.path, db.region, self.config.addressbooks, self.log_line, self._books_synced,
+                           self._sync_now)
+
+    def _books_synced(self, summary, asked: bool) -> None:
+        if summary.changed or summary.pushed:
+            self.log_line("info", summary.line())
+        if summary.changed:
+            self.query_one(ContactsPane).refresh_list()
+        if asked:
+            self.notify(summary.line(), title="Contacts")
+
+    def action_sync_contacts(self) -> None:
+        if not self.config.addressbooks:
+            self.notify("no address books: add [[addressbooks]] with name and url to the config",
+                        severity="warning")
+            return
+        self._sync_now.set()
+        self.notify("syncing contacts…", title="Contacts")
 
     async def _shutdown_phone(self) -> None:
         await self.services.stop_inputs()

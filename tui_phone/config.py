@@ -105,8 +105,23 @@ class AccountConfig:
 
 
 @dataclass(frozen=True)
+class AddressBookConfig:
+    """One ``[[addressbooks]]`` entry: a CardDAV address book kept in sync with the contacts."""
+
+    name: str
+    url: str
+    username: str = ""
+    password: str = field(default="", repr=False)
+    password_command: str = ""
+    sync: str = "two-way"
+    interval: int = 300
+    new_contacts: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     accounts: tuple[AccountConfig, ...] = (AccountConfig(),)
+    addressbooks: tuple[AddressBookConfig, ...] = ()
     numbers: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["numbers"]))
     policy: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["policy"]))
     control: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["control"]))
@@ -140,6 +155,27 @@ ACCOUNT_SCHEMA: dict[str, tuple[type, Any, Any]] = {
     "tls_verify": (bool, True, None),
     "stun": (str, "", None),
     "ice": (bool, False, None),
+}
+
+def _dav_url(v: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    if not re.match(r"^https?://[^/\s]", v) or any(not c.isprintable() or c.isspace() for c in v):
+        return f"must be an http:// or https:// URL without spaces (got {v!r})"
+    if "@" in urlsplit(v).netloc:
+        return "must not carry a user name or password (use username and password_command)"
+    return None
+
+
+ADDRESSBOOK_SCHEMA: dict[str, tuple[type, Any, Any]] = {
+    "name": (str, None, None),
+    "url": (str, "", _dav_url),
+    "username": (str, "", None),
+    "password": (str, "", None),
+    "password_command": (str, "", None),
+    "sync": (str, "two-way", _choice("two-way", "read-only")),
+    "interval": (int, 300, _positive),
+    "new_contacts": (bool, False, None),
 }
 
 SCHEMA: dict[str, dict[str, tuple[type, Any, Any]]] = {
@@ -210,7 +246,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         raise ConfigError(f"{path or '<config>'}: not valid TOML: {e}") from None
     sections: dict[str, dict] = {}
     for name, value in data.items():
-        if name == "accounts":
+        if name in ("accounts", "addressbooks"):
             continue
         if name not in SCHEMA:
             _fail(path, text, name, None, 0, "unknown section")
@@ -249,7 +285,38 @@ def parse(text: str, path: Path | None = None) -> Config:
         known = {f.name for f in fields(AccountConfig)}
         accounts.append(AccountConfig(**{k: v for k, v in acc.items() if k in known} | {"name": name}))
     kwargs: dict[str, Any] = {s: sections.get(s, dict(SCHEMA_DEFAULTS[s])) for s in SCHEMA}
-    return Config(accounts=tuple(accounts) or (AccountConfig(),), path=path, **kwargs)
+    return Config(accounts=tuple(accounts) or (AccountConfig(),), addressbooks=_addressbooks(data, text, path),
+                  path=path, **kwargs)
+
+
+def _addressbooks(data: dict, text: str, path: Path | None) -> tuple[AddressBookConfig, ...]:
+    raw = data.get("addressbooks", [])
+    if not isinstance(raw, list):
+        _fail(path, text, "addressbooks", None, 0, "must be an array of tables ([[addressbooks]])")
+    books: list[AddressBookConfig] = []
+    for i, book in enumerate(raw):
+        where = f"addressbooks[{i}]"
+        if not isinstance(book, dict):
+            _fail(path, text, where, None, 0, "must be a table")
+        for key, v in book.items():
+            if key not in ADDRESSBOOK_SCHEMA:
+                _fail(path, text, f"{where}.{key}", "addressbooks", i, "unknown key")
+            _, err = _check(v, ADDRESSBOOK_SCHEMA[key], key)
+            if err:
+                _fail(path, text, f"{where}.{key}", "addressbooks", i, err)
+        for key in ("name", "url"):
+            if not book.get(key):
+                _fail(path, text, f"{where}.{key}", "addressbooks", i, "is required")
+        if any(b.name == book["name"] for b in books):
+            _fail(path, text, f"{where}.name", "addressbooks", i, f"duplicate address book name {book['name']!r}")
+        if book.get("new_contacts") and book.get("sync") == "read-only":
+            _fail(path, text, f"{where}.new_contacts", "addressbooks", i,
+                  "a read-only address book cannot receive new contacts")
+        if book.get("new_contacts") and any(b.new_contacts for b in books):
+            _fail(path, text, f"{where}.new_contacts", "addressbooks", i,
+                  "only one address book can receive new contacts")
+        books.append(AddressBookConfig(**book))
+    return tuple(books)
 
 
 def load(path: Path | None = None) -> Config:
@@ -269,8 +336,8 @@ def load(path: Path | None = None) -> Config:
     return parse(text, path)
 
 
-def password_for(account: AccountConfig) -> str:
-    """The account's password, running ``password_command`` (no shell) if set."""
+def password_for(account: AccountConfig | AddressBookConfig) -> str:
+    """The account's (or address book's) password, running ``password_command`` (no shell) if set."""
     if not account.password_command:
         return account.password
     import shlex
@@ -280,7 +347,8 @@ def password_for(account: AccountConfig) -> str:
         out = subprocess.run(shlex.split(account.password_command), capture_output=True,
                              text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError) as e:
-        raise ConfigError(f"account {account.name}: password_command failed: {type(e).__name__}") from None
+        what = "address book" if isinstance(account, AddressBookConfig) else "account"
+        raise ConfigError(f"{what} {account.name}: password_command failed: {type(e).__name__}") from None
     return out.stdout.splitlines()[0] if out.stdout else ""
 
 

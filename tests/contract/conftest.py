@@ -11,7 +11,7 @@ _ROOT = str(Path(__file__).resolve().parents[2])  # repo root, so `tests.peers` 
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from tests.peers import Baresip, Kamailio, require, stop_all  # noqa: E402
+from tests.peers import Baresip, Kamailio, Radicale, require, stop_all  # noqa: E402
 
 
 @pytest.fixture
@@ -23,6 +23,16 @@ def kamailio(tmp_path):
         yield k.start()
     finally:
         k.stop()
+
+
+@pytest.fixture
+def radicale(tmp_path):
+    """A started Radicale CardDAV server (users from tests.peers.USERS), stopped at teardown."""
+    r = Radicale(tmp_path / "radicale")
+    try:
+        yield r.start()
+    finally:
+        r.stop()
 
 
 @pytest.fixture

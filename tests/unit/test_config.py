@@ -70,3 +70,44 @@ def test_unreadable_file(tmp_path):
 
 def test_default_config_object():
     assert Config().accounts[0].uri.startswith("sip:")
+
+
+def test_addressbooks_from_the_example_and_their_defaults():
+    example = (Path(__file__).parents[2] / "config.example.toml").read_text()
+    block = example[example.index("# [[addressbooks]]"):]
+    books = parse("\n".join(line.removeprefix("# ") for line in block.splitlines())).addressbooks
+    assert [(b.name, b.url, b.sync, b.interval, b.new_contacts) for b in books] == [
+        ("work", "https://cloud.example.com/", "two-way", 300, False)]
+    plain = parse('[[addressbooks]]\nname = "home"\nurl = "http://127.0.0.1:5232/"\npassword = "s3cret"\n')
+    assert "s3cret" not in repr(plain.addressbooks[0])
+    assert parse("").addressbooks == ()
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[addressbooks]]\nname = "a"\n', r":1: addressbooks\[0\].url: is required"),
+    ('[[addressbooks]]\nname = "a"\nurl = "dav.example.com"\n', r":3: addressbooks\[0\].url: must be an http"),
+    ('[[addressbooks]]\nname = "a"\nurl = "https://me:pw@dav.example.com/"\n',
+     r"addressbooks\[0\].url: must not carry a user name or password"),
+    ('[[addressbooks]]\nname = "a"\nurl = "https://d/"\nsync = "both"\n', r":4: addressbooks\[0\].sync: must be one of"),
+    ('[[addressbooks]]\nname = "a"\nurl = "https://d/"\ninterval = 0\n', r"interval: must be a positive"),
+    ('[[addressbooks]]\nname = "a"\nurl = "https://d/"\ncolour = 1\n', r":4: addressbooks\[0\].colour: unknown key"),
+    ('[[addressbooks]]\nname = "a"\nurl = "https://d/"\n[[addressbooks]]\nname = "a"\nurl = "https://e/"\n',
+     r":5: addressbooks\[1\].name: duplicate address book name 'a'"),
+    ('[[addressbooks]]\nname = "a"\nurl = "https://d/"\nnew_contacts = true\n'
+     '[[addressbooks]]\nname = "b"\nurl = "https://e/"\nnew_contacts = true\n',
+     r"addressbooks\[1\].new_contacts: only one address book can receive new contacts"),
+    ('[[addressbooks]]\nname = "a"\nurl = "https://d/"\nsync = "read-only"\nnew_contacts = true\n',
+     r":5: addressbooks\[0\].new_contacts: a read-only address book cannot receive new contacts"),
+])
+def test_bad_addressbook_one_line(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message) as e:
+        load(write(tmp_path, text))
+    assert "\n" not in str(e.value)
+
+
+def test_an_addressbook_password_command_that_fails_names_the_book():
+    from tui_phone.config import password_for
+
+    book = parse('[[addressbooks]]\nname = "dav"\nurl = "https://d/"\npassword_command = "false"\n').addressbooks[0]
+    with pytest.raises(ConfigError, match=r"^address book dav: password_command failed: CalledProcessError$"):
+        password_for(book)

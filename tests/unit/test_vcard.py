@@ -119,3 +119,32 @@ def test_export_import_round_trip():
 def test_export_drops_ids_and_team():
     c = validate(Contact(7, "Dana", team=True), "US")
     assert read_vcards(write_vcards([c]))[0] == [replace(c, id=None, team=False)]
+
+
+def test_merge_card_rewrites_only_what_changed_and_keeps_the_rest_byte_for_byte():
+    from dataclasses import replace
+
+    from tui_phone.contacts.vcard import content_lines, merge_card, new_card
+
+    text = ("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:abc\r\nFN:Ann Lee\r\nN:Lee;Ann;;;\r\n"
+            "item1.X-ABLabel:_$!<Custom>!$_\r\nitem1.TEL:+1 555 0100\r\nTEL;type=HOME:+1 212 555 0101\r\n"
+            "EMAIL;type=INTERNET:a@b.example\r\nEMAIL:second@b.example\r\n"
+            "IMPP;X-SERVICE-TYPE=Skype:skype:ann\r\nIMPP:sip:ann@pbx.example\r\n"
+            "X-LONG;x-a=b:" + "x" * 70 + "\r\n " + "y" * 20 + "\r\nEND:VCARD\r\n")
+    (old,), problems = read_vcards(text)
+    assert problems == []
+    same = merge_card(text, old, old)
+    assert same == text  # nothing changed: not a byte
+    new = replace(old, numbers=old.numbers[:1], email="new@b.example", job_title="Boss",
+                  sip_uri="sip:ann@other.example", favorite=True)
+    lines = content_lines(merge_card(text, old, new))
+    assert lines == ["BEGIN:VCARD", "VERSION:3.0", "UID:abc", "FN:Ann Lee", "N:Lee;Ann;;;",
+                     "item1.X-ABLabel:_$!<Custom>!$_", "TEL;TYPE=VOICE:+1 555 0100",
+                     "EMAIL;TYPE=INTERNET:new@b.example", "EMAIL:second@b.example",
+                     "IMPP;X-SERVICE-TYPE=Skype:skype:ann", "IMPP:sip:ann@other.example",
+                     "X-LONG;x-a=b:" + "x" * 70 + "\r\n " + "y" * 20, "TITLE:Boss", "END:VCARD"]
+    (back,), _ = read_vcards(merge_card(text, old, new))
+    assert replace(back, favorite=True) == new  # reads as the edited contact; the star stays on the phone
+    fresh = new_card(new, "u-1")
+    assert content_lines(fresh)[:3] == ["BEGIN:VCARD", "VERSION:3.0", "UID:u-1"]
+    assert "FAVORITE" not in fresh and read_vcards(fresh)[0][0] == replace(new, favorite=False)

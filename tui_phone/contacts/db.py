@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tui_phone import locations
 from tui_phone.contacts.model import Contact, ContactError, Number, validate
@@ -116,7 +116,25 @@ def _v2_history(conn: sqlite3.Connection, fts: bool) -> None:
     conn.execute("CREATE INDEX history_kind ON history (kind, started DESC)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection, bool], None]] = [_v1_contacts, _v2_history]
+def _v3_cards(conn: sqlite3.Connection, fts: bool) -> None:
+    # A card row outlives its contact on purpose: a contact deleted on the phone
+    # leaves its card (contact_id pointing at nothing; ids are never reused), and
+    # the next sync deletes it on the server. contact_id NULL: a card the phone
+    # cannot store (no name, a bad number), kept so the sync does not fetch it again.
+    conn.execute("""CREATE TABLE books (
+        name TEXT PRIMARY KEY, url TEXT NOT NULL, collection TEXT NOT NULL,
+        sync_token TEXT NOT NULL)""")
+    conn.execute("""CREATE TABLE cards (
+        book TEXT NOT NULL, href TEXT NOT NULL,
+        etag TEXT NOT NULL,          -- '' until the server has it (a new card to upload)
+        contact_id INTEGER,
+        fingerprint TEXT NOT NULL,   -- the contact as last synced ('' = never)
+        vcard TEXT NOT NULL,         -- the server's text as last synced
+        PRIMARY KEY (book, href)) WITHOUT ROWID""")
+    conn.execute("CREATE INDEX cards_contact ON cards (contact_id)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection, bool], None]] = [_v1_contacts, _v2_history, _v3_cards]
 """Schema steps; the file's ``user_version`` counts those applied. Append only."""
 
 
@@ -146,7 +164,7 @@ def _terms(text: str) -> list[tuple[str, str]]:
 
 
 _SELECT = """SELECT c.id, c.first, c.last, c.company, c.email, c.job_title, c.sip_uri,
-    c.favorite, c.team,
+    c.favorite, c.team, (SELECT book FROM cards WHERE contact_id = c.id LIMIT 1),
     (SELECT json_group_array(json_array(label, typed, e164))
        FROM (SELECT label, typed, e164 FROM numbers WHERE contact_id = c.id ORDER BY pos))
     FROM contacts c"""
@@ -154,9 +172,9 @@ _ORDER = " ORDER BY c.favorite DESC, c.sort_key, c.id"
 
 
 def _contact(row: tuple) -> Contact:
-    id_, first, last, company, email, job_title, sip_uri, favorite, team, numbers = row
+    id_, first, last, company, email, job_title, sip_uri, favorite, team, book, numbers = row
     return Contact(id_, first, last, tuple(Number(*n) for n in json.loads(numbers)), email,
-                   job_title, company, bool(favorite), bool(team), sip_uri)
+                   job_title, company, bool(favorite), bool(team), sip_uri, book or "")
 
 
 class ContactsDB:
@@ -428,3 +446,76 @@ class ContactsDB:
                + (" WHERE kind = ?" if kind else "") + " ORDER BY started DESC, id DESC LIMIT ?")
         rows = self._read(sql, ((kind,) if kind else ()) + (limit,))
         return [HistoryEntry(*row) for row in rows]
+
+    # ----- address books (CardDAV sync: contacts.sync) -----------------------------
+
+    def book(self, name: str) -> tuple[str, str, str] | None:
+        """``(url, collection, sync_token)`` recorded for an address book, or None."""
+        rows = self._read("SELECT url, collection, sync_token FROM books WHERE name = ?", (name,))
+        return rows[0] if rows else None
+
+    def set_book(self, name: str, url: str, collection: str, token: str) -> None:
+        with self._write() as conn:
+            conn.execute("INSERT OR REPLACE INTO books (name, url, collection, sync_token) VALUES (?, ?, ?, ?)",
+                         (name, url, collection, token))
+
+    def cards(self, book: str) -> dict[str, Card]:
+        """The cards of ``book`` as last synced, by href."""
+        return {row[0]: Card(*row[1:]) for row in self._read(
+            "SELECT href, etag, contact_id, fingerprint, vcard FROM cards WHERE book = ?", (book,))}
+
+    @contextmanager
+    def card_writer(self) -> Iterator[CardWriter]:
+        """Contacts and their cards changed together, in one transaction."""
+        with self._write() as conn:
+            yield CardWriter(self, conn)
+
+
+class Card(NamedTuple):
+    """A server's card as last synced; ``etag`` '' = not on the server yet."""
+
+    etag: str
+    contact_id: int | None
+    fingerprint: str
+    vcard: str
+
+
+class CardWriter:
+    """What the sync changes inside one :meth:`ContactsDB.card_writer` transaction
+    (reads here see the contacts as they are now, edits made meanwhile included)."""
+
+    def __init__(self, db: ContactsDB, conn: sqlite3.Connection):
+        self.db, self.conn = db, conn
+
+    def contact(self, contact_id: int | None) -> Contact | None:
+        if contact_id is None:
+            return None
+        rows = self.conn.execute(_SELECT + " WHERE c.id = ?", (contact_id,)).fetchall()
+        return _contact(rows[0]) if rows else None
+
+    def store(self, contact: Contact, contact_id: int | None = None) -> Contact:
+        """Store a validated contact, as ``contact_id`` when given (replacing it)."""
+        if contact_id is not None:
+            self.db._remove(self.conn, [contact_id])
+        return self.db._store(self.conn, replace(contact, id=contact_id, team=False))
+
+    def remove(self, contact_id: int) -> None:
+        self.db._remove(self.conn, [contact_id])
+
+    def card(self, book: str, href: str) -> Card | None:
+        row = self.conn.execute("SELECT etag, contact_id, fingerprint, vcard FROM cards"
+                                " WHERE book = ? AND href = ?", (book, href)).fetchone()
+        return Card(*row) if row else None
+
+    def put_card(self, book: str, href: str, card: Card) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO cards (book, href, etag, contact_id, fingerprint, vcard)"
+                          " VALUES (?, ?, ?, ?, ?, ?)", (book, href, *card))
+
+    def drop_card(self, book: str, href: str) -> None:
+        self.conn.execute("DELETE FROM cards WHERE book = ? AND href = ?", (book, href))
+
+    def unbooked(self) -> list[int]:
+        """Ids of the phone's own contacts that no address book holds."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM contacts c WHERE team = 0"
+            " AND NOT EXISTS (SELECT 1 FROM cards WHERE contact_id = c.id)")]

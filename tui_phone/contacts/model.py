@@ -55,7 +55,8 @@ class Number:
 @dataclass(frozen=True)
 class Contact:
     """An external contact (``team`` False) or a read-only team member from the PBX
-    directory (``team`` True). ``id`` is None until stored."""
+    directory (``team`` True). ``id`` is None until stored. ``book`` is read from
+    the sync's records; storing a contact never changes it."""
 
     id: int | None = None
     first: str = ""
@@ -67,6 +68,8 @@ class Contact:
     favorite: bool = False
     team: bool = False
     sip_uri: str = ""
+    book: str = ""
+    """The ``[[addressbooks]]`` name it is synced with ('' = on this phone only)."""
 
     @property
     def name(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import vobject
@@ -157,3 +158,70 @@ def write_vcards(contacts: Iterable[Contact]) -> str:
             card.add(FAVORITE.lower()).value = "1"
         out.append(card.serialize())
     return "".join(out)
+
+
+# ----- cards kept on a CardDAV server (contacts.sync) --------------------------------
+# A card that came from a server is edited in place: only the properties behind a
+# changed field are rewritten (from write_vcards' output), every other line keeps
+# its bytes, folding and order. vobject cannot do that: its serializer upper-cases
+# names and parameters, re-folds and re-orders, which would change what the phone
+# does not understand (an X-ABLabel, a PHOTO, a NOTE).
+
+_OWNED = (  # (Contact fields, their properties, only the first such line?)
+    (("first", "last", "company"), ("N", "FN"), False),
+    (("company",), ("ORG",), False),
+    (("job_title",), ("TITLE",), False),
+    (("email",), ("EMAIL",), True),
+    (("numbers",), ("TEL",), False),
+    (("sip_uri",), ("IMPP",), True),
+)
+
+
+def content_lines(text: str) -> list[str]:
+    """A card's logical lines, each with its folded continuations (CRLF + space) kept."""
+    lines: list[str] = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line[:1] in (" ", "\t") and lines:
+            lines[-1] += "\r\n" + line
+        elif line.strip():
+            lines.append(line)
+    return lines
+
+
+def _property(line: str) -> str:
+    """The property name of a content line, its group (``item1.``) dropped."""
+    return re.split(r"[;:]", line, maxsplit=1)[0].rsplit(".", 1)[-1].upper()
+
+
+def _owned(line: str, prop: str) -> bool:
+    if _property(line) != prop:
+        return False
+    return prop != "IMPP" or bool(re.match(r"\s*sips?:", line.split(":", 1)[-1], re.I))
+
+
+def merge_card(text: str, old: Contact, new: Contact) -> str:
+    """The card ``text`` (which reads as ``old``) edited to read as ``new``."""
+    lines = content_lines(text)
+    fresh = content_lines(write_vcards([replace(new, favorite=False)]))
+    for names, props, first_only in _OWNED:
+        if all(getattr(old, n) == getattr(new, n) for n in names):
+            continue
+        for prop in props:
+            at = [i for i, line in enumerate(lines) if _owned(line, prop)]
+            at = set(at[:1] if first_only else at)
+            where = min(at) if at else next(i for i, line in enumerate(lines) if line.upper() == "END:VCARD")
+            out = []
+            for i, line in enumerate(lines):
+                if i == where:
+                    out += [f for f in fresh if _owned(f, prop)]
+                if i not in at:
+                    out.append(line)
+            lines = out
+    return "\r\n".join(lines) + "\r\n"
+
+
+def new_card(contact: Contact, uid: str) -> str:
+    """A vCard 3.0 for a contact made on the phone, with ``uid``."""
+    lines = content_lines(write_vcards([replace(contact, favorite=False)]))
+    lines.insert(2, f"UID:{uid}")  # after BEGIN and VERSION
+    return "\r\n".join(lines) + "\r\n"

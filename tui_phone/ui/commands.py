@@ -27,6 +27,7 @@ ACTIONS = (
     ("Set status: unavailable", "set_status('unavailable')", "your presence for the team"),
     ("Switch theme…", "change_theme", "pick a theme; the choice is saved to the config"),
     ("Import contacts…", "import_contacts", "add the contacts of a vCard (.vcf) file"),
+    ("Sync contacts", "sync_contacts", "sync with the [[addressbooks]] (CardDAV) now"),
     ("Show contacts", "contacts", "external and team contacts"),
     ("Show team", "team", "who is available"),
     ("Show history", "history", "every call; missed ones first with m"),

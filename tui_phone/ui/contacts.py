@@ -18,6 +18,8 @@ from ..contacts.model import LABELS, Contact, ContactError, Number
 from .panes import FittedTable
 
 STATUS_STYLE = {"available": "green", "unavailable": "yellow", "in-call": "red", "offline": "grey50"}
+LAYOUT = ("fav", "name", "company", "numbers")
+LAYOUT_WITH_BOOK = ("fav", "name", "book", "company", "numbers")
 FILTERS = {"0": None, "1": "available", "2": "unavailable", "3": "in-call", "4": "offline"}
 
 
@@ -38,8 +40,8 @@ class ContactsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="search names, company, email, digits", id="contact-search")
-        yield FittedTable(id="contact-list", layouts=(("fav", "name", "company", "numbers"),),
-                          labels={"fav": "★"}, give_way={"name": 10, "company": 6, "numbers": 10})
+        yield FittedTable(id="contact-list", layouts=(LAYOUT,), labels={"fav": "★"},
+                          give_way={"name": 10, "book": 4, "company": 6, "numbers": 10})
 
     @property
     def table(self) -> FittedTable:
@@ -67,13 +69,16 @@ class ContactsPane(Vertical):
 
     def show(self, contacts: list[Contact]) -> None:
         self.contacts = contacts
+        # the book column only when some contact is synced with an address book
+        self.table.layouts = (LAYOUT_WITH_BOOK if any(c.book for c in contacts) else LAYOUT,)
         rows = []
         for c in contacts:
             name = Text(c.name)
             if c.team:
                 name.append("  team", style="italic dim")
             rows.append((str(c.id), {"fav": Text("★", style="bold gold1") if c.favorite else "", "name": name,
-                                     "company": Text(c.company), "numbers": Text(numbers_text(c))}))
+                                     "book": Text(c.book, style="dim"), "company": Text(c.company),
+                                     "numbers": Text(numbers_text(c))}))
         self.table.fill(rows)
 
     def selected(self) -> Contact | None:
