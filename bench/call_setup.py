@@ -31,7 +31,7 @@ from tests.peers import free_udp_port, port_bound, wait_until  # noqa: E402
 from tui_phone.commands import DisconnectCall, StartCall  # noqa: E402
 from tui_phone.config import parse  # noqa: E402
 from tui_phone.phone import Phone  # noqa: E402
-from tui_phone.sip.engine import CallState  # noqa: E402
+from tui_phone.events import CallState
 
 
 def start_uas(workdir: Path) -> tuple[subprocess.Popen, int]:

@@ -35,7 +35,7 @@ from .control.server import AlreadyRunning
 from .headless import describe, level_of
 from .phone import Phone
 from .services import Services
-from .sip.engine import AudioState, CallAdded, CallEnded, CallState, Event, HistoryAdded, Log, Message, MissedSeen
+from .events import AudioState, CallAdded, CallEnded, CallState, Event, HistoryAdded, Log, Message, MissedSeen
 from .store import State
 from .ui.audio import AudioDevices, find_devices
 from .ui.commands import PhoneCommands

@@ -16,7 +16,7 @@ from .config import Config
 from .control.server import AlreadyRunning
 from .phone import Phone
 from .services import Services
-from .sip.engine import AudioState, CallAdded, CallEnded, CallProgress, Event, Log, RegState
+from .events import AudioState, CallAdded, CallEnded, CallProgress, Event, Log, RegState
 from .store import State
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from .sip.engine import CallRemoved, CallTurnedAway, Event
+from .events import CallRemoved, CallTurnedAway, Event
 from .store import Call, State
 
 KINDS = ("in", "out", "missed", "rejected")

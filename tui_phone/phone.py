@@ -25,7 +25,8 @@ from .commands import (
     Watch,
 )
 from .config import Config
-from .sip.engine import CallAdded, CallInfoSet, Engine, Event, HistoryAdded, Log, TeamLoaded
+from .events import CallAdded, CallInfoSet, Event, HistoryAdded, Log, TeamLoaded
+from .sip.engine import Engine
 from .store import Account, State, reduce
 
 Subscriber = Callable[[State, Event], None]

@@ -9,26 +9,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .sip.engine import (
-    CallAdded,
-    CallEnded,
-    CallInfoSet,
-    CallProgress,
-    CallTurnedAway,
+from .events import (
+
     AudioState,
-    ConferenceSet,
-    HistoryAdded,
-    Message,
-    MessagesRead,
-    MissedSeen,
-    OwnStatus,
-    Presence,
-    TeamLoaded,
+
+    CallAdded,
+
+    CallEnded,
+
+    CallInfoSet,
+
+    CallProgress,
+
     CallRemoved,
+
     CallState,
+
+    CallTurnedAway,
+
+    ConferenceSet,
+
     Event,
+
+    HistoryAdded,
+
     Log,
+
+    Message,
+
+    MessagesRead,
+
+    MissedSeen,
+
+    OwnStatus,
+
+    Presence,
+
     RegState,
+
+    TeamLoaded,
+
 )
 
 MAX_LOG = 200

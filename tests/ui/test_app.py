@@ -8,7 +8,7 @@ from tui_phone.app import make_app
 from tui_phone.commands import DisconnectCall, StartCall
 from tui_phone.phone import Phone
 from tui_phone.config import parse
-from tui_phone.sip.engine import CallState
+from tui_phone.events import CallState
 from tui_phone.ui.panes import CallList, DialPad, LogPane, StatusBar
 
 
@@ -137,7 +137,7 @@ async def test_status_bar_log_pane_and_bad_dial_string():
 
 async def test_remote_text_is_never_markup():
     """A caller's display name or a message with [markup] must not crash or restyle the UI."""
-    from tui_phone.sip.engine import CallAdded, CallEnded, CallRemoved, Message
+    from tui_phone.events import CallAdded, CallEnded, CallRemoved, Message
 
     app = make_app(config())
     async with app.run_test(size=(100, 30), notifications=True) as pilot:

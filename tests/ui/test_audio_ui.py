@@ -9,7 +9,7 @@ from tests.peers import Pulse, require, sipp_uas
 from tests.ui.test_app import config, until
 from tui_phone.app import make_app
 from tui_phone.sip.audio import Device
-from tui_phone.sip.engine import CallState
+from tui_phone.events import CallState
 from tui_phone.ui.audio import AudioDevices, find_devices
 from tui_phone.ui.panes import CallDetail, StatusBar, meter, meter_steps
 

@@ -4,7 +4,7 @@ ringing call, unless the user is typing. Real engine, real sipp peers."""
 from tests.peers import sipp_uac, sipp_uas
 from tests.ui.test_app import config, until
 from tui_phone.app import make_app
-from tui_phone.sip.engine import CallState
+from tui_phone.events import CallState
 from tui_phone.ui.panes import CallDetail, CallList, DialPad
 
 

@@ -8,7 +8,7 @@ from tests.phoneproc import HeadlessPhone, direct
 from tests.ui.test_app import config, until
 from tui_phone.app import make_app
 from tui_phone.contacts.model import Contact, Number
-from tui_phone.sip.engine import CallState
+from tui_phone.events import CallState
 from tui_phone.ui.contacts import ContactForm, ContactsPane, NumberPicker
 from tui_phone.ui.dialogs import Confirm
 
@@ -114,7 +114,7 @@ async def test_incoming_call_shows_contact_name(sipp_dir):
         await until(pilot, lambda: app.state.alerting() is not None, what="ringing")
         uac.stop()
     # sipp's From user is fixed ("sipp"), so check the lookup path directly too:
-    from tui_phone.sip.engine import CallAdded
+    from tui_phone.events import CallAdded
     event = app.phone._name_for(CallAdded(99, "i", "sip:5551234@h", "5551234", "", "alice"))
     assert event.dn == "Known Caller"
 

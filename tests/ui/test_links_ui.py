@@ -13,7 +13,7 @@ from tests.peers import sipp_uas
 from tests.ui.test_app import config, until
 from tui_phone.app import make_app
 from tui_phone.control.client import request
-from tui_phone.sip.engine import CallState
+from tui_phone.events import CallState
 from tui_phone.ui.dialogs import Compose, Confirm
 from tui_phone.ui.panes import DialPad
 

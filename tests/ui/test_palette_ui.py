@@ -7,7 +7,7 @@ from tests.peers import sipp_uas
 from tests.ui.test_app import config, until
 from tui_phone.app import make_app
 from tui_phone.contacts.model import Contact, Number
-from tui_phone.sip.engine import CallState
+from tui_phone.events import CallState
 from tui_phone.ui.audio import AudioDevices
 from tui_phone.ui.commands import ACTIONS
 from tui_phone.ui.dialogs import Prompt

@@ -19,7 +19,7 @@ from textual.widgets import Input
 from tests.ui.test_app import config, until
 from tui_phone.app import make_app
 from tui_phone.contacts.model import Contact, Number
-from tui_phone.sip.engine import CallAdded, CallEnded, CallProgress, CallRemoved, CallState, Presence, TeamLoaded
+from tui_phone.events import CallAdded, CallEnded, CallProgress, CallRemoved, CallState, Presence, TeamLoaded
 
 SIZE = (80, 24)
 AT = 1_700_000_000.0  # every event's time: nothing depends on the clock

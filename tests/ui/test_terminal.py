@@ -4,7 +4,7 @@ from tests.peers import sipp_uas
 from tests.ui.test_app import config, until
 from tui_phone.app import make_app
 from tui_phone.config import parse
-from tui_phone.sip.engine import CallState
+from tui_phone.events import CallState
 from tui_phone.ui.dialogs import Help
 from tui_phone.ui.themes import BUILTIN, load_themes
 
@@ -82,7 +82,7 @@ async def test_theme_option_and_unknown_theme():
 async def test_80x24_nothing_scrolls_sideways_or_is_cut():
     from rich.cells import cell_len
 
-    from tui_phone.sip.engine import CallAdded, CallEnded, CallRemoved
+    from tui_phone.events import CallAdded, CallEnded, CallRemoved
     from tui_phone.ui.dialogs import KeyTable
     from tui_phone.ui.panes import CallList, StatusBar
 

@@ -2,7 +2,7 @@
 
 from tui_phone.contacts.db import ContactsDB
 from tui_phone.history import classify, entry_for
-from tui_phone.sip.engine import CallState
+from tui_phone.events import CallState
 from tui_phone.store import Call
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-HEADLESS = ["tui_phone.sip.engine", "tui_phone.sip.pjsua2_engine", "tui_phone.control.server",
+HEADLESS = ["tui_phone.events", "tui_phone.uri", "tui_phone.sip.pidf", "tui_phone.sip.engine", "tui_phone.sip.pjsua2_engine", "tui_phone.control.server",
             "tui_phone.control.protocol", "tui_phone.store", "tui_phone.phone", "tui_phone.config",
             "tui_phone.headless", "tui_phone.links", "tui_phone.numbers", "tui_phone.commands",
             "tui_phone.policy", "tui_phone.services", "tui_phone.history", "tui_phone.notify",

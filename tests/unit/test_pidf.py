@@ -2,7 +2,9 @@
 
 import pytest
 
-from tui_phone.sip.engine import OwnStatus, Presence, TeamLoaded, parse_pidf, presence_status
+from tui_phone.events import OwnStatus, Presence, TeamLoaded
+
+from tui_phone.sip.pidf import parse_pidf, presence_status
 from tui_phone.store import State, model, reduce
 
 PJSUA_AWAY = """<?xml version="1.0" encoding="UTF-8"?>

@@ -2,9 +2,9 @@
 
 import pytest
 
-from tui_phone.sip.engine import (
-    CallAdded, CallEnded, CallProgress, CallRemoved, CallState, Log, RegState, parse_remote,
-)
+from tui_phone.events import CallAdded, CallEnded, CallProgress, CallRemoved, CallState, Log, RegState
+
+from tui_phone.uri import parse_remote
 from tui_phone.store import MAX_ENDED, MAX_LOG, Account, State, model, reduce
 
 S = CallState

@@ -16,7 +16,7 @@ from string import Template
 from urllib.parse import quote
 
 from ..phone import Phone
-from ..sip.engine import CallAdded, CallEnded, CallProgress, CallState, Event
+from ..events import CallAdded, CallEnded, CallProgress, CallState, Event
 from ..store import Call, State
 
 TIMEOUT = 3.0

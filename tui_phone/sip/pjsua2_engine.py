@@ -49,26 +49,24 @@ from ..commands import (
 from ..config import AccountConfig, Config, password_for
 from . import errors, pjmodule
 from .capacity import RETRY_AFTER, Capacity
-from .engine import (
+from ..events import (
+    AudioState,
     CallAdded,
     CallEnded,
     CallProgress,
     CallRemoved,
-    CallTurnedAway,
-    AudioState,
     CallState,
+    CallTurnedAway,
     ConferenceSet,
-    Emit,
-    Engine,
     Log,
     Message,
     OwnStatus,
     Presence,
     RegState,
-    parse_pidf,
-    parse_remote,
-    presence_status,
 )
+from .engine import Emit, Engine
+from .pidf import parse_pidf, presence_status
+from ..uri import callback_target, parse_remote
 
 TRANSPORTS = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}
 SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
@@ -925,7 +923,8 @@ class PjEngine(Engine):
         call.dir = "i"
         self._calls[cid] = call
         info = call.getInfo()
-        sip, num, dn = parse_remote(info.remoteUri)
+        _, num, dn = parse_remote(info.remoteUri)
+        sip = callback_target(info.remoteUri, info.remoteContact)  # with the caller's port: History calls back
         self.emit(CallAdded(cid, "i", sip, num, dn, acc.cfg.name, info.callIdString, time.time()))
         if self._chosen == "unavailable":  # seed 003: unavailable means calls do not ring through
             busy = pj.CallOpParam()

@@ -87,7 +87,7 @@ class Compose(ModalScreen[None]):
         self._shown = len(thread)
         for peer, _ in state.unread:
             if same_peer(peer, self.target):
-                from ..sip.engine import MessagesRead
+                from ..events import MessagesRead
 
                 self.app.phone.post(MessagesRead(peer))
 

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Button, DataTable, Input, RichLog, Static
 
-from ..sip.engine import CallState
+from ..events import CallState
 from ..store import Call, State
 
 KEYS = "123456789*0#"
