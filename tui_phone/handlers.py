@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .files import private_dir, write_private
+
 SCHEMES = ("tel", "callto", "sip", "sips", "phone.systems", "zoomphonecall", "zoomphonesms")
 DESKTOP_ID = "tui-phone.desktop"
 
@@ -43,10 +45,9 @@ def desktop_entry(exe: list[str]) -> str:
 def register() -> tuple[Path, list[str]]:
     """Write the .desktop file and make it the default for each scheme.
     Returns (path, problems)."""
-    apps = _data_home() / "applications"
-    apps.mkdir(parents=True, exist_ok=True)
+    apps = private_dir(_data_home() / "applications", own=False)
     path = apps / DESKTOP_ID
-    path.write_text(desktop_entry(_executable()))
+    write_private(path, desktop_entry(_executable()))
     problems = []
     xdg_mime = shutil.which("xdg-mime")
     if xdg_mime is None:
