@@ -88,13 +88,19 @@ class Subscription:
     nothing for ``STALL`` seconds is dropped (logged)."""
 
     def __init__(self, server: "ControlServer", writer: asyncio.StreamWriter, src):
-        self.server, self.writer, self.src = server, writer, src
+        self.server, self.writer = server, writer
         self.last: dict | None = None
         self.pending: dict | None = None
         self.wake = asyncio.Event()
+        self.again(src)
         self.unsubscribe = server.phone.subscribe(self.push)
-        self.push(server.phone.state)
         self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def again(self, src) -> None:
+        """Subscribe (again, on the same connection): the full state at once,
+        in order with the replies; later updates carry this ``src``."""
+        self.src, self.last, self.pending = src, model(self.server.phone.state), None
+        self._send(self.last)
 
     def push(self, state, _event=None) -> None:
         current = model(state)
@@ -102,21 +108,21 @@ class Subscription:
             self.last = self.pending = current
             self.wake.set()
 
-    def again(self, src) -> None:
-        """A second Subscribe on the connection: the full state again (with its ``src``)."""
-        self.src, self.pending = src, self.last
-        self.wake.set()
+    def _send(self, current: dict) -> None:
+        msg = {"mt": "ModelUpdate", "model": current}
+        if self.src is not None:
+            msg["src"] = self.src
+        self.server._send(self.writer, msg)
 
     async def _run(self) -> None:
         with contextlib.suppress(ConnectionError, Stalled):
             while not self.writer.is_closing():
                 await self.wake.wait()
                 self.wake.clear()
-                msg = {"mt": "ModelUpdate", "model": self.pending}
-                if self.src is not None:
-                    msg["src"] = self.src
-                self.server._send(self.writer, msg)
-                await self.server._drain(self.writer)
+                if self.pending is not None:
+                    current, self.pending = self.pending, None
+                    self._send(current)
+                    await self.server._drain(self.writer)
 
     def close(self) -> None:
         self.unsubscribe()
