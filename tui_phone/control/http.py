@@ -37,7 +37,7 @@ MAX_HEADER_BYTES = 16384
 READ_TIMEOUT = 5.0
 MAX_CONNECTIONS = 64
 """Connections served at once; more are answered 503 at once (file descriptors are finite)."""
-_BARE_LF = re.compile(rb"(?<!\r)\n")
+_BARE_LF = re.compile(rb"(?<!\r)\n|\r(?=[^\n])")  # a lone LF or CR: the head would never end
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 PURPOSE_HEADERS = ("sec-purpose", "purpose", "x-purpose", "x-moz")  # speculative requests say so here
 REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
