@@ -122,7 +122,7 @@ def test_another_uid_gets_one_line_of_refusal_not_a_reset(tmp_path):
         assert r.returncode == 0, (r.stdout, r.stderr)
         lines = r.stdout.splitlines()
         assert len(lines) == 1 and json.loads(lines[0]) == {
-            "mt": "Error", "error": "permission denied: this phone belongs to another user"}, r.stdout
+            "mt": "Error", "error": "permission denied: different user"}, r.stdout
 
 
 # ----- a subscriber that never reads (in-process server, real Unix socket) -------------------------------
@@ -204,8 +204,7 @@ def test_a_subscriber_that_never_reads_costs_a_bounded_backlog_then_is_dropped(t
         stop.set()
         thread.join(5)
         final = served.call(lambda: server_mod.model(served.phone.state))
-        assert got and got[-1]["model"] == final  # latest wins: the reader ends on the final state
-        assert len(got) < 1500  # coalesced, not one per change
+        assert got and got[-1]["model"] == final  # a reader that keeps up sees every change, the last one last
         lazy.close()
         reader.close()
     finally:

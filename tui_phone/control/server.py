@@ -60,6 +60,8 @@ def prepare_path(path: Path) -> None:
 
 STALL = 10.0
 """Seconds a client may leave a full send buffer unread before it is dropped."""
+BACKLOG = 64 * 1024
+"""Unsent bytes past which a subscriber gets only the latest model."""
 
 
 class Stalled(Exception):
@@ -82,9 +84,10 @@ async def _discard(reader: asyncio.StreamReader) -> None:
 
 
 class Subscription:
-    """ModelUpdates to one connection, latest wins: while the reader lags,
-    a newer model replaces the one not yet sent, so a slow reader costs one
-    model and the transport's buffer, never a queue. A reader that takes
+    """ModelUpdates to one connection. Each change goes out at once while the
+    reader keeps up; once more than ``BACKLOG`` bytes wait unsent, the latest
+    model replaces the one not yet sent (latest wins), so a slow reader costs
+    one model and the transport's buffer, never a queue. A reader that takes
     nothing for ``STALL`` seconds is dropped (logged)."""
 
     def __init__(self, server: "ControlServer", writer: asyncio.StreamWriter, src):
@@ -104,8 +107,13 @@ class Subscription:
 
     def push(self, state, _event=None) -> None:
         current = model(state)
-        if current != self.last:
-            self.last = self.pending = current
+        if current == self.last:
+            return
+        self.last = current
+        if self.pending is None and self.writer.transport.get_write_buffer_size() <= BACKLOG:
+            self._send(current)
+        else:
+            self.pending = current
             self.wake.set()
 
     def _send(self, current: dict) -> None:
@@ -119,10 +127,10 @@ class Subscription:
             while not self.writer.is_closing():
                 await self.wake.wait()
                 self.wake.clear()
+                await self.server._drain(self.writer)
                 if self.pending is not None:
                     current, self.pending = self.pending, None
                     self._send(current)
-                    await self.server._drain(self.writer)
 
     def close(self) -> None:
         self.unsubscribe()
@@ -158,7 +166,7 @@ class ControlServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
         if peer_uid(sock) != os.getuid():
-            await refuse(reader, writer, protocol.error("permission denied: this phone belongs to another user"))
+            await refuse(reader, writer, protocol.error("permission denied: different user"))
             return
         self._writers.add(writer)
         subscription: Subscription | None = None
