@@ -42,16 +42,17 @@ def judge(target: str, source: Source, config: Config) -> str | None:
     if number is None:
         return None
     region = config.numbers["default_region"]
+    shown = number if len(number) <= 40 else number[:39] + "…"  # hostile input stays one short line
     for reading in sorted(readings(number, config.numbers["external_prefix"]), key=len):
         if numbers.is_emergency(reading, region):
-            return (f"{reading} is an emergency number" if reading == number
-                    else f"{number} reaches the emergency number {reading}")
+            return (f"{shown} is an emergency number" if reading == number
+                    else f"{shown} reaches the emergency number {reading}")
     for reading in readings(number, config.numbers["external_prefix"]):
         e164 = numbers.normalize(reading, region)
         if numbers.matches_confirm(e164, config.policy["confirm_patterns"]):
             return f"{e164} matches the confirmation list (premium-rate or international)"
     if "*" in number or "#" in number:
-        return f"{number} carries a service code (* or #), which can change the line's settings"
+        return f"{shown} carries a service code (* or #), which can change the line's settings"
     return None
 
 
