@@ -28,7 +28,6 @@ import h11
 
 from ..commands import HTTP_STATUS, ConnectCall, DisconnectCall, Result, Source, StartCall
 from ..masking import mask
-from ..numbers import show
 from ..phone import Phone
 
 MAX_REQUEST_LINE = 4096
@@ -270,7 +269,8 @@ class HttpListener:
         refused = self._refuse(req)
         if refused:
             if refused[0] != 429 and req.path != "/favicon.ico" and self.log_limit.allow():
-                path = show(mask(unquote(req.path), self.phone.secrets), 80)  # masked before it is cut
+                path = mask(unquote(req.path), self.phone.secrets)  # masked before it is cut
+                path = "".join(c if c.isprintable() else "?" for c in path[:80])
                 self.phone.log("warning", f"http: {refused[0]} {refused[1]} ({req.method} {path})")
             return refused[0], {"ok": False, "error": refused[1]}
         segments = req.path.strip("/").split("/")
