@@ -26,7 +26,8 @@ class HeadlessPhone:
     overrides environment variables of the phone (and of ``cli()``).
     """
 
-    def __init__(self, workdir: Path, config: str, name: str = "phone", env: dict | None = None):
+    def __init__(self, workdir: Path, config: str, name: str = "phone", env: dict | None = None,
+                 args: tuple[str, ...] = ()):
         self.dir = Path(workdir) / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config = self.dir / "config.toml"
@@ -37,6 +38,7 @@ class HeadlessPhone:
                     "XDG_CONFIG_HOME": str(self.dir / "cfg"), "XDG_DATA_HOME": str(self.dir / "data"),
                     "XDG_STATE_HOME": str(self.dir / "state")}
         self.env.update(env or {})  # e.g. Pulse.env (PULSE_SERVER), applied last
+        self.args = args  # more command-line options, e.g. ("--debug",)
         self.socket = runtime / "tui-phone" / "control.sock"
         self.stderr_path = self.dir / "stderr.log"
         self.proc: subprocess.Popen | None = None
@@ -52,7 +54,7 @@ class HeadlessPhone:
     def start(self, timeout: float = 15) -> "HeadlessPhone":
         self._err = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui_phone", "--config", str(self.config), "--headless"],
+            [sys.executable, "-m", "tui_phone", "--config", str(self.config), "--headless", *self.args],
             env=self.env, stdout=subprocess.DEVNULL, stderr=self._err, stdin=subprocess.DEVNULL, cwd=ROOT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

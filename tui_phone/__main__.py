@@ -195,6 +195,7 @@ def cmd_contacts(args) -> int:
     from .contacts.db import ContactsDB
     from .contacts.model import ContactError
     from .contacts.vcard import import_file, write_vcards
+    from .files import open_private
 
     config = _load_config(args)
     region = config.numbers["default_region"]
@@ -220,7 +221,8 @@ def cmd_contacts(args) -> int:
         if args.action == "export":
             cards = write_vcards(db.search("", include_team=False))
             try:
-                path.write_text(cards, encoding="utf-8")
+                with open_private(path) as f:
+                    f.write(cards)
             except OSError as e:
                 _err(f"{path}: {e.strerror}")
                 return FAIL

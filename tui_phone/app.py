@@ -32,6 +32,7 @@ from .commands import (
 )
 from .config import Config
 from .control.server import AlreadyRunning
+from .masking import mask
 from .headless import describe, level_of
 from .phone import Phone
 from .services import Services
@@ -228,6 +229,7 @@ class TuiPhoneApp(App):
 
     def log_line(self, level: str, text: str) -> None:
         """A line in the log pane (and, with --debug, in the app log file)."""
+        text = mask(text, self.phone.secrets)
         if self.debug_log is not None:
             self.debug_log.write(level, text)
         self.query_one(LogPane).add(level, text)

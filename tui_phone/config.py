@@ -358,6 +358,8 @@ def save_setting(path: Path, section: str, key: str, value: Any) -> None:
     validate, else the file is left untouched (ConfigError)."""
     import tomlkit
 
+    from .files import write_private
+
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     try:
         doc = tomlkit.parse(text)
@@ -368,9 +370,4 @@ def save_setting(path: Path, section: str, key: str, value: Any) -> None:
     doc[section][key] = value
     new = tomlkit.dumps(doc)
     parse(new, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(new, encoding="utf-8")
-    if path.exists():
-        tmp.chmod(path.stat().st_mode & 0o777)
-    tmp.replace(path)
+    write_private(path, new)

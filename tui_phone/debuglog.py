@@ -14,40 +14,23 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from .files import open_private, private_dir, touch_private
 from .locations import state_dir
+from .masking import mask, secrets_of
 
 SIP_LOG = "sip.log"
 APP_LOG = "tui-phone.log"
 NATIVE_LOG = "native.log"  # what C libraries (ALSA, PortAudio) print to stderr while the TUI runs
-MASK = "********"
 
 
 def debug_dir() -> Path:
-    d = state_dir()
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def _private(path: Path, mode: str):
-    """Open ``path`` readable by its owner only (calls and numbers are personal;
-    a file an older version left readable is made private too)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.fchmod(fd, 0o600)
-    return open(fd, mode, encoding="utf-8", buffering=1)
+    return private_dir(state_dir())
 
 
 def sip_log_path() -> str:
     """Where pjsua2 writes its log with ``--debug`` (created private first:
     pjsua2 keeps an existing file's mode)."""
-    path = debug_dir() / SIP_LOG
-    _private(path, "a").close()
-    return str(path)
-
-
-def secrets_of(config) -> list[str]:
-    """What must never appear in a log file: account passwords, the HTTP token."""
-    found = [a.password for a in config.accounts] + [config.http.get("token", "")]
-    return sorted({s for s in found if len(s) >= 3}, key=len, reverse=True)
+    return str(touch_private(debug_dir() / SIP_LOG))
 
 
 def start(config) -> tuple[str | None, "AppLog | None", str]:
@@ -67,13 +50,11 @@ class AppLog:
     def __init__(self, path: str | Path | None = None, secrets: Iterable[str] = ()):
         self.path = Path(path) if path is not None else debug_dir() / APP_LOG
         self._secrets = [s for s in secrets if s]
-        self._file = _private(self.path, "a")  # line-buffered, lives as long as the app
+        self._file = open_private(self.path, append=True)  # line-buffered, lives as long as the app
         self.write("info", "tui-phone started with --debug; pjsua2 logs to " + str(self.path.with_name(SIP_LOG)))
 
     def write(self, level: str, text: str) -> None:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        text = text.replace("\n", " ⏎ ")
+        text = mask(text, self._secrets).replace("\n", " ⏎ ")
         if not self._file.closed:
             self._file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {level:<7} {text}\n")
 
@@ -96,8 +77,11 @@ def native_stderr_aside(debug: bool) -> Iterator[None]:
         return
     term = os.dup(2)
     try:
-        target = os.open(debug_dir() / NATIVE_LOG if debug else os.devnull,
-                         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if debug:
+            with open_private(debug_dir() / NATIVE_LOG, append=True, binary=True) as f:
+                target = os.dup(f.fileno())
+        else:
+            target = os.open(os.devnull, os.O_WRONLY)
     except OSError:
         os.close(term)
         yield

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .files import private_dir, write_private
+
 SCHEMES = ("tel", "callto", "sip", "sips", "phone.systems", "zoomphonecall", "zoomphonesms")
 DESKTOP_ID = "tui-phone.desktop"
 
@@ -25,13 +27,19 @@ def _executable() -> list[str]:
 
 
 def _exec_arg(arg: str) -> str:
-    """Quote one Exec argument per the Desktop Entry spec."""
-    if not any(c in arg for c in ' \t\n"\'\\><~|&;$*?#()`'):
-        return arg
-    return '"' + "".join("\\" + c if c in '"`$\\' else c for c in arg) + '"'
+    """Quote one Exec argument per the Desktop Entry spec: ``%`` doubled (else
+    it is a field code), reserved characters inside double quotes with
+    ``" ` $ \\`` backslash-escaped, then every backslash doubled again (the
+    escape rule of string values applies before the quoting rule)."""
+    arg = arg.replace("%", "%%")
+    if any(c in arg for c in ' \t\n"\'\\><~|&;$*?#()`'):
+        arg = '"' + "".join("\\" + c if c in '"`$\\' else c for c in arg) + '"'
+    return arg.replace("\\", "\\\\")
 
 
 def desktop_entry(exe: list[str]) -> str:
+    if "%" in exe[0]:  # GLib looks the program up before it expands %%: let env find it
+        exe = [shutil.which("env") or "/usr/bin/env", *exe]
     exe = " ".join(_exec_arg(a) for a in exe)
     mimes = ";".join(f"x-scheme-handler/{s}" for s in SCHEMES)
     return ("[Desktop Entry]\nType=Application\nName=tui-phone\n"
@@ -43,10 +51,9 @@ def desktop_entry(exe: list[str]) -> str:
 def register() -> tuple[Path, list[str]]:
     """Write the .desktop file and make it the default for each scheme.
     Returns (path, problems)."""
-    apps = _data_home() / "applications"
-    apps.mkdir(parents=True, exist_ok=True)
+    apps = private_dir(_data_home() / "applications", own=False)
     path = apps / DESKTOP_ID
-    path.write_text(desktop_entry(_executable()))
+    write_private(path, desktop_entry(_executable()))
     problems = []
     xdg_mime = shutil.which("xdg-mime")
     if xdg_mime is None:

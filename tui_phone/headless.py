@@ -14,6 +14,7 @@ import time
 from . import debuglog
 from .config import Config
 from .control.server import AlreadyRunning
+from .masking import mask
 from .phone import Phone
 from .services import Services
 from .events import AudioState, CallAdded, CallEnded, CallProgress, Event, Log, RegState
@@ -59,6 +60,7 @@ async def serve(config: Config, debug: bool = False) -> int:
 
     def say(level: str, line: str, stamp: bool = True, text: str | None = None) -> None:
         """A line on stderr; with --debug also in the app log (as ``text`` when given)."""
+        line = mask(line, phone.secrets)
         print((time.strftime("%H:%M:%S ") if stamp else "") + line, file=sys.stderr, flush=True)
         if app_log is not None:
             app_log.write(level, text if text is not None else line.removeprefix("tui-phone: "))

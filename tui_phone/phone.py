@@ -26,6 +26,7 @@ from .commands import (
 )
 from .config import Config
 from .events import CallAdded, CallInfoSet, Event, HistoryAdded, Log, TeamLoaded
+from .masking import mask, secrets_of
 from .sip.engine import Engine
 from .store import Account, State, reduce
 
@@ -87,6 +88,7 @@ class Phone:
         self._team_task: asyncio.Task | None = None
         self.team: list = []  # team Contacts from the directory
         self._contacts = None
+        self.secrets = secrets_of(config)
 
     # ----- lifecycle ----------------------------------------------------------
     async def start(self) -> None:
@@ -191,6 +193,8 @@ class Phone:
     def post(self, event: Event) -> None:
         if isinstance(event, CallAdded):
             event = self._name_for(event)
+        elif isinstance(event, Log):
+            event = replace(event, text=mask(event.text, self.secrets))  # every sink shows this text
         new = reduce(self.state, event)
         if new is self.state:
             return
@@ -215,10 +219,10 @@ class Phone:
     # ----- commands -----------------------------------------------------------
     async def execute(self, command: Command, source: Source = Source.KEYBOARD) -> Result:
         """Carry out ``command`` from ``source``; never raises for bad input."""
-        if isinstance(command, StartCall) and source is not Source.KEYBOARD:
-            from .policy import needs_confirmation
+        if isinstance(command, StartCall):
+            from .policy import judge
 
-            reason = needs_confirmation(command.target, self.config)
+            reason = judge(command.target, source, self.config)
             if reason:
                 if self.ui is not None:
                     return await self.ui.confirm(command, reason)

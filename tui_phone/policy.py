@@ -1,37 +1,88 @@
 """The dial policy for calls that do not come from the keyboard.
 
-Links, the socket and the HTTP listener pass here; keyboard dialling never
-does. A target that matches ``policy.confirm_patterns`` (regexes on the
-E.164 number) or is an emergency number needs the user's confirmation.
+Links, the socket and the HTTP listener all pass :func:`judge`; keyboard
+dialling never does. From any other source a target needs the user's
+confirmation when it:
+
+- is or reaches an emergency number, or matches ``policy.confirm_patterns``
+  (regexes on the E.164 number: premium rate, international). Both checks run
+  on every reading of the digits: as dialled; with leading service codes
+  (``*67``, ``*82``, ``#31#``, of any length up to three digits, repeated)
+  removed; with trailing ``#``/``*`` removed; with and without the external
+  line prefix. ``*67911`` and ``911#`` reach 911;
+- carries a service code at all (``*`` or ``#`` anywhere): ``*72…`` sets up
+  call forwarding at many carriers, a classic toll-fraud path.
+
+A SIP URI is judged by its user part (percent-decoded, visual separators and
+Unicode look-alike digits folded) when that part is a number; a named user
+(``sip:alice@…``) has no number to judge.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from urllib.parse import unquote
+
 from . import numbers
+from .commands import Source
 from .config import Config
 
+_SIP = re.compile(r"sips?:", re.IGNORECASE)
+_CODE_MARKS = re.compile(r"[*#]+")
+MAX_READINGS = 256  # a bound on hostile input; a 32-digit number has far fewer
 
-def needs_confirmation(target: str, config: Config) -> str | None:
-    """Why ``target`` must be confirmed by the user, or None to dial at once."""
-    if target.startswith(("sip:", "sips:")):
-        from urllib.parse import unquote
 
-        user = unquote(target.split(":", 1)[1].split("@", 1)[0].split(";", 1)[0])
-        try:
-            target = numbers.dialable(user)
-        except ValueError:
-            return None  # a named SIP user (alice): no number to judge
-        if not target:
-            return None
+def judge(target: str, source: Source, config: Config) -> str | None:
+    """Why dialling ``target`` from ``source`` needs the user's confirmation
+    (one sentence), or None to dial at once."""
+    if source is Source.KEYBOARD:
+        return None
+    number = _number_of(target)
+    if number is None:
+        return None
     region = config.numbers["default_region"]
-    candidates = [target]
-    prefix = config.numbers["external_prefix"]
-    if prefix and target.startswith(prefix) and len(target) > len(prefix):
-        candidates.append(target[len(prefix):])  # judged as dialled, and without the line prefix
-    for number in candidates:
-        if numbers.is_emergency(number, region):
-            return f"{number} is an emergency number"
-        e164 = numbers.normalize(number, region)
+    shown = number if len(number) <= 40 else number[:39] + "…"  # hostile input stays one short line
+    for reading in sorted(readings(number, config.numbers["external_prefix"]), key=len):
+        if numbers.is_emergency(reading, region):
+            return (f"{shown} is an emergency number" if reading == number
+                    else f"{shown} reaches the emergency number {reading}")
+    for reading in readings(number, config.numbers["external_prefix"]):
+        e164 = numbers.normalize(reading, region)
         if numbers.matches_confirm(e164, config.policy["confirm_patterns"]):
             return f"{e164} matches the confirmation list (premium-rate or international)"
+    if "*" in number or "#" in number:
+        return f"{shown} carries a service code (* or #), which can change the line's settings"
     return None
+
+
+def _number_of(target: str) -> str | None:
+    """The dialable number a target names, or None (a named SIP user)."""
+    text = target.strip()
+    if _SIP.match(text):
+        text = unquote(text.split(":", 1)[1].split("@", 1)[0].split(";", 1)[0])
+    text = unicodedata.normalize("NFKC", text)  # fullwidth digits and the like dial as digits
+    # dialable() refuses a '+' after a service code (*72+1900…); a SIP user may still carry one
+    number = "".join(ch for ch in text if ch not in numbers.SEPARATORS and not ch.isspace())
+    if not number.strip("+") or any(ch not in "0123456789*#+" for ch in number):
+        return None
+    return number
+
+
+def readings(number: str, prefix: str = "") -> set[str]:
+    """Every way a switch may read ``number`` (module docstring)."""
+    out: set[str] = set()
+    todo = [number]
+    while todo and len(out) < MAX_READINGS:
+        n = todo.pop()
+        if not n or n in out:
+            continue
+        out.add(n)
+        todo.append(n.rstrip("*#"))
+        if prefix and n.startswith(prefix):
+            todo.append(n[len(prefix):])
+        marks = _CODE_MARKS.match(n)
+        if marks:  # a service code: its marks, then 0-3 digits (a closing mark starts the next round)
+            rest = n[marks.end():]
+            todo += [rest[k:] for k in range(min(3, len(rest)) + 1)]
+    return out

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .config import ACCOUNT_SCHEMA, Config, ConfigError, parse
+from .files import write_private
 
 
 class ProvisioningError(RuntimeError):
@@ -54,11 +55,7 @@ def add_account(path: Path, account: dict) -> str:
         cfg = parse(new, path)
     except ConfigError as e:
         raise ProvisioningError(f"provisioning: the account is not valid: {e}") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(new, encoding="utf-8")
-    tmp.chmod(0o600)  # it holds a password
-    tmp.replace(path)
+    write_private(path, new)  # it holds a password
     return cfg.accounts[-1].name
 
 

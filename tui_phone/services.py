@@ -27,6 +27,7 @@ class Services:
 
     async def start(self) -> None:
         """Raises AlreadyRunning (socket) or OSError (HTTP port taken)."""
+        asyncio.get_running_loop().set_exception_handler(self._loop_error)
         await self.control.start()
         if self.http:
             try:
@@ -39,6 +40,15 @@ class Services:
         from .history import Recorder
 
         self.recorder = Recorder(self.phone)
+
+    def _loop_error(self, loop, context: dict) -> None:
+        """What asyncio would print as a traceback on stderr (e.g. accept() out of
+        file descriptors under a connection flood) becomes one log line."""
+        exc = context.get("exception")
+        text = context.get("message") or "error"
+        if exc is not None:
+            text += f": {type(exc).__name__}: {exc}"
+        self.phone.log("warning", f"asyncio: {text}")
 
     async def stop_inputs(self) -> None:
         """No more commands from outside (socket, HTTP): first step of a shutdown."""

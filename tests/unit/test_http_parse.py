@@ -71,8 +71,22 @@ def test_bad_heads(head, status):
 
 
 def test_sixty_four_headers_are_fine():
-    req = parse_head(b"GET / HTTP/1.1\r\n" + b"\r\n".join(b"H%d: v" % i for i in range(64)))
+    req = parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n" + b"\r\n".join(b"H%d: v" % i for i in range(63)))
     assert len(req.headers) == 64
+
+
+@pytest.mark.parametrize("head", [b"GET / HTTP/1.1\nHost: x", b"GET / HTTP/1.1\r\nHost: x\nX: y",
+                                  b"GET /answer HTTP/1.1\n"])
+def test_bare_lf_line_ends_are_refused(head):
+    with pytest.raises(BadRequest, match="CRLF") as e:
+        parse_head(head)
+    assert e.value.status == 400
+
+
+def test_http_1_1_without_host_is_400():
+    with pytest.raises(BadRequest, match="Host") as e:
+        parse_head(b"GET /answer HTTP/1.1\r\nX: y")
+    assert e.value.status == 400
 
 
 @settings(max_examples=300, deadline=None)
@@ -189,13 +203,15 @@ def check(resp: bytes, method: str = "GET") -> int:
     m = re.match(rb"HTTP/1\.1 (\d{3}) [A-Za-z ]*\r\n", resp)
     assert m, resp[:200]
     status = int(m[1])
-    assert 200 <= status < 500 or (status == 503 and b"not running" in resp), resp
+    assert 200 <= status < 500 or (status == 503 and (b"not running" in resp or b"too many connections" in resp)), resp
     head, sep, body = resp.partition(b"\r\n\r\n")
     assert sep
     length = int(re.search(rb"\r\nContent-Length: (\d+)\r\n", head + b"\r\n")[1])
     if method != "HEAD":
         assert len(body) == length
         assert isinstance(json.loads(body)["ok"], bool)
+    else:
+        assert body == b""
     return status
 
 
@@ -249,34 +265,37 @@ def test_big_body_still_gets_its_answer(unlimited):
     assert check(resp) == 405
 
 
-def test_incomplete_and_slow_heads_are_dropped_without_hanging(unlimited, monkeypatch):
+def test_incomplete_heads_get_400_and_an_idle_connection_is_closed(unlimited, monkeypatch):
+    """Every request gets an answer: a head cut by EOF or never ended by a blank
+    line (within READ_TIMEOUT) is a 400, bare-LF line ends are a 400 at once. Only a
+    connection that sent nothing is closed without a word (nothing was asked)."""
     s = unlimited
 
-    async def half_then_eof() -> bytes:
+    async def send(data: bytes, eof: bool) -> bytes:
         reader, writer = await asyncio.open_connection("127.0.0.1", s.port)
-        writer.write(b"GET /answer HTTP/1.1\r\nHost: 127.0.0.1")
-        writer.write_eof()
-        data = await asyncio.wait_for(reader.read(), 3)
+        writer.write(data)
+        if eof:
+            writer.write_eof()
+        out = await asyncio.wait_for(reader.read(), 3)
         writer.close()
-        return data
+        return out
 
-    assert s.run(half_then_eof()) == b""
-    monkeypatch.setattr(http_mod, "READ_TIMEOUT", 0.3)
+    half = s.run(send(b"GET /answer HTTP/1.1\r\nHost: 127.0.0.1", eof=True))
+    assert check(half) == 400 and b"incomplete" in half
     t = time.monotonic()
-
-    async def slow() -> bytes:
-        reader, writer = await asyncio.open_connection("127.0.0.1", s.port)
-        writer.write(b"GET /answer HTTP/1.1\n\n")  # bare LF: never a complete head
-        data = await asyncio.wait_for(reader.read(), 3)
-        writer.close()
-        return data
-
-    assert s.run(slow()) == b""
+    bare = s.run(send(b"GET /answer HTTP/1.1\n\n", eof=False))  # bare LF: answered at once, no timeout
+    assert check(bare) == 400 and b"CRLF" in bare
     assert time.monotonic() - t < 2
+    monkeypatch.setattr(http_mod, "READ_TIMEOUT", 0.3)
+    no_blank = s.run(send(f"GET /answer HTTP/1.1\r\nHost: 127.0.0.1:{s.port}\r\n".encode(), eof=False))
+    assert check(no_blank) == 400 and b"no blank line" in no_blank
+    assert s.run(send(b"", eof=False)) == b""
     assert check(get(s, "/answer")) == 409
 
 
 def test_many_connections_at_once(unlimited):
+    """More connections than MAX_CONNECTIONS at once: each gets an answer, the
+    ones past the cap a 503 with Retry-After."""
     s = unlimited
 
     async def one() -> bytes:
@@ -289,7 +308,33 @@ def test_many_connections_at_once(unlimited):
     async def all_() -> list[bytes]:
         return await asyncio.gather(*(one() for _ in range(100)))
 
-    assert {check(r) for r in s.run(all_(), 15)} == {409}
+    answers = s.run(all_(), 15)
+    assert {check(r) for r in answers} <= {409, 503}
+    assert all(b"Retry-After: 1\r\n" in r for r in answers if check(r) == 503)
+
+
+def test_connections_past_the_cap_get_503_at_once(unlimited):
+    """Idle connections hold their slot for READ_TIMEOUT; the cap keeps them from
+    using up the process's file descriptors, and the next one hears why."""
+    s = unlimited
+    idle = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(http_mod.MAX_CONNECTIONS)]
+    try:
+        time.sleep(0.3)
+        t = time.monotonic()
+        resp = get(s, "/answer")
+        assert check(resp) == 503 and b"Retry-After: 1\r\n" in resp and b"too many connections" in resp
+        assert time.monotonic() - t < 2
+    finally:
+        for c in idle:
+            c.close()
+    time.sleep(0.3)
+    assert check(get(s, "/answer")) == 409
+
+
+def test_head_gets_no_body(unlimited):
+    resp = get(unlimited, "/answer", method="HEAD")
+    head, _, body = resp.partition(b"\r\n\r\n")
+    assert check(resp, "HEAD") == 405 and body == b"" and b"Content-Length: " in head
 
 
 def _urlsplit_fails(target: str) -> bool:

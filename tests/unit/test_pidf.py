@@ -65,3 +65,27 @@ def test_store_keeps_presence_and_team():
     assert m["team"] == [{"dn": "Bob", "sip": "sip:bob@h", "status": "in-call"}]
     assert m["status"] == "unavailable"
     assert reduce(s, Presence("sip:bob@h", "in-call", "In call")) is s
+
+
+# ----- defusedxml (issue 12): the parser, not a substring test, decides what a DTD is --------------
+
+NOTE_MENTIONS_DOCTYPE = ('<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:x@y"><tuple id="a">'
+                         '<status><basic>open</basic></status><note><![CDATA[fixing <!DOCTYPE html> pages]]></note>'
+                         '</tuple></presence>')
+
+
+def test_a_note_that_mentions_doctype_is_still_presence():
+    assert parse_pidf(NOTE_MENTIONS_DOCTYPE) == (True, set(), "fixing <!DOCTYPE html> pages")
+
+
+@pytest.mark.parametrize("body", [
+    '<?xml version="1.0"?><!DOCTYPE presence SYSTEM "http://127.0.0.1:9/x.dtd">'
+    '<presence xmlns="urn:ietf:params:xml:ns:pidf"/>',
+    '<!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]><presence xmlns="urn:ietf:params:xml:ns:pidf">'
+    '<tuple id="a"><note>&x;</note></tuple></presence>',
+    '<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">]>'
+    '<presence xmlns="urn:ietf:params:xml:ns:pidf"><note>&lol2;</note></presence>',
+    '<presence xmlns="urn:ietf:params:xml:ns:pidf"><tuple id="a"><note>\ud800</note></tuple></presence>',
+])
+def test_dtds_entities_and_external_references_are_refused(body):
+    assert parse_pidf(body) is None

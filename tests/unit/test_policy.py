@@ -1,5 +1,6 @@
 """policy.py: which calls from outside the keyboard need the user's confirmation
-(DESIGN.md "Dial policy"), and how Phone.execute applies it when headless."""
+(DESIGN.md "Dial policy", tightened by issue 12: service codes, disguised
+emergency and premium numbers), and how Phone.execute applies it when headless."""
 
 import pytest
 
@@ -7,10 +8,16 @@ from tui_phone.commands import PrepareCall, Source, StartCall
 from tui_phone.config import parse
 from tui_phone.control import protocol
 from tui_phone.phone import Phone
-from tui_phone.policy import needs_confirmation
+from tui_phone.policy import judge, readings
 
 US = parse("")
 DE = parse('[numbers]\ndefault_region = "DE"\n')
+US9 = parse('[numbers]\nexternal_prefix = "9"\n')
+OUTSIDE = (Source.LINK, Source.SOCKET, Source.HTTP)
+
+
+def needs_confirmation(target, config, source=Source.LINK):
+    return judge(target, source, config)
 
 
 # ----- emergency numbers (phonenumbers' short-number data) ------------------------
@@ -32,9 +39,61 @@ def test_emergency_depends_on_the_default_region():
     assert needs_confirmation("110", US) is None
 
 
-@pytest.mark.parametrize("target", ["+1911", "*911", "#112", "0112"])
+@pytest.mark.parametrize("target", ["+1911", "0112"])
 def test_not_emergency_numbers(target):
     assert needs_confirmation(target, US) is None
+
+
+# ----- disguised forms (issue 12, item 2) ---------------------------------------------
+
+DISGUISED_EMERGENCY = [
+    "*67911", "911#", "*82911", "911*", "#31#911", "*67*82911", "*67911#", "*67 911", "*67-911",
+    "sip:*67911@pbx.example.com", "sip:%2A67911@pbx.example.com", "sip:911%23@pbx.example.com",
+    "SIP:911@pbx.example.com", "sip:%2a%36%37%39%31%31@pbx.example.com", "sip:９１１@pbx.example.com",
+]
+DISGUISED_PREMIUM = [
+    "*6719005550100", "1-900-555-0100#", "*72+19005550100", "*8219005550100#", "19005550100*",
+    "sip:*6719005550100@pbx.example.com", "sip:1900555010%30%23@pbx.example.com",
+]
+
+
+@pytest.mark.parametrize("target", DISGUISED_EMERGENCY)
+@pytest.mark.parametrize("source", OUTSIDE)
+def test_emergency_behind_service_codes_needs_confirmation(target, source):
+    reason = judge(target, source, US)
+    assert reason is not None and "emergency number 911" in reason.replace("911 is an", "emergency number 911")
+
+
+@pytest.mark.parametrize("target", DISGUISED_PREMIUM)
+@pytest.mark.parametrize("source", OUTSIDE)
+def test_premium_behind_service_codes_needs_confirmation(target, source):
+    reason = judge(target, source, US)
+    assert reason is not None and "+19005550100 matches the confirmation list" in reason
+
+
+@pytest.mark.parametrize("target", ["9911", "9*67911", "*679911", "9911#", "919005550100", "*67919005550100#"])
+def test_disguised_forms_behind_the_external_prefix(target):
+    reason = judge(target, Source.SOCKET, US9)
+    assert reason is not None and ("emergency" in reason or "+19005550100" in reason), reason
+
+
+@pytest.mark.parametrize("target", ["*72", "*7212125550100", "#21#", "*86", "12#", "sip:*72@pbx.example.com",
+                                    "sip:2125550100%23@pbx.example.com"])
+def test_any_service_code_needs_confirmation(target):
+    for source in OUTSIDE:
+        reason = judge(target, source, US)
+        assert reason is not None and "service code" in reason, (target, reason)
+
+
+@pytest.mark.parametrize("target", ["*67911", "*72", "+19005550100", "911#", "sip:%2A67911@pbx.example.com"])
+def test_the_keyboard_is_never_judged(target):
+    assert judge(target, Source.KEYBOARD, US) is None
+
+
+def test_readings_strip_codes_and_trailing_marks():
+    assert {"911", "67911", "7911"} <= readings("*67911")
+    assert "911" in readings("#31#911") and "911" in readings("911#") and "911" in readings("9911", "9")
+    assert len(readings("*" * 16 + "1" * 16)) <= 256
 
 
 # ----- premium rate: the default confirm_patterns -----------------------------------
@@ -61,7 +120,7 @@ def test_premium_under_de_region():
 
 
 @pytest.mark.parametrize("target", [
-    "+12125550100", "2125550100", "+15551234567", "200", "*86", "+442079460000",
+    "+12125550100", "2125550100", "+15551234567", "200", "+442079460000",
     "+4930123456", "0049301234", "+1800555012",
     "sip:bob@example.com", "sip:200@pbx.example.com", "sips:alice@example.com;transport=tls",
     "sip:+12125550100@pbx.example.com", "sip:pbx.example.com",
@@ -138,9 +197,18 @@ async def test_open_link_refuses_emergency_headless():
     assert not r.ok and r.error.startswith("refused: 911 is an emergency number")
 
 
-@pytest.mark.parametrize("num", ["19005551234", "9005551234", "011449098765432"])
+@pytest.mark.parametrize("num", ["19005551234", "9005551234", "011449098765432", "*67911", "911#"])
 async def test_adjust_does_not_bypass_the_policy(num):
     cfg = parse('[numbers]\nexternal_prefix = "9"\n')
     command = protocol.to_command({"mt": "StartCall", "num": num, "adjust": True}, "US", "9")
     r = await Phone(cfg).execute(command, Source.SOCKET)
     assert not r.ok and r.error.startswith("refused: ")
+
+
+@pytest.mark.parametrize("url", ["tel:*67911", "tel:911%23", "callto:*82911", "tel:*6719005550100",
+                                 "tel:1-900-555-0100%23", "sip:%2A67911@pbx.example.com", "zoomphonecall://*67911",
+                                 "phone.systems://call?number=*6719005550100", "https://tel:911%23",
+                                 "sip:*72+19005550100@pbx.example.com"])
+async def test_links_with_disguised_numbers_are_refused_headless(url):
+    r = await Phone(US).open_link(url)
+    assert not r.ok and r.kind == "refused" and r.error.startswith("refused: "), (url, r)

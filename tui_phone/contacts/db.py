@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from tui_phone import locations
+from tui_phone.files import private_dir, touch_private
 from tui_phone.contacts.model import Contact, ContactError, Number, validate
 from tui_phone.numbers import NotDialable, dialable, normalize
 
@@ -188,7 +189,10 @@ class ContactsDB:
     def __init__(self, path: str | Path | None = None, region: str = "US", *, fts: bool = True):
         self.path = Path(path) if path is not None else locations.data_dir() / FILENAME
         self.region = region
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent, own=path is None)
+        for name in (self.path.name, self.path.name + "-wal", self.path.name + "-shm"):
+            if name == self.path.name or self.path.with_name(name).exists():
+                touch_private(self.path.with_name(name))  # SQLite gives -wal/-shm the db's mode
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA busy_timeout = 5000")

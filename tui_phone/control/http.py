@@ -19,22 +19,30 @@ import asyncio
 import contextlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, unquote
 
+import h11
+
 from ..commands import HTTP_STATUS, ConnectCall, DisconnectCall, Result, Source, StartCall
+from ..masking import mask
 from ..phone import Phone
 
 MAX_REQUEST_LINE = 4096
 MAX_HEADERS = 64
 MAX_HEADER_BYTES = 16384
 READ_TIMEOUT = 5.0
+MAX_CONNECTIONS = 64
+"""Connections served at once; more are answered 503 at once (file descriptors are finite)."""
+_BARE_LF = re.compile(rb"(?<!\r)\n|\r(?=[^\n])")  # a lone LF or CR: the head would never end
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 PURPOSE_HEADERS = ("sec-purpose", "purpose", "x-purpose", "x-moz")  # speculative requests say so here
 REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
            404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 429: "Too Many Requests",
-           431: "Request Header Fields Too Large", 500: "Internal Server Error"}
+           431: "Request Header Fields Too Large", 500: "Internal Server Error", 502: "Bad Gateway",
+           503: "Service Unavailable"}
 
 
 @dataclass
@@ -60,30 +68,45 @@ class BadRequest(ValueError):
 
 
 def parse_head(head: bytes) -> Request:
-    """Parse a request head (request line + headers, without the blank line)."""
-    try:
-        text = head.decode("ascii")
-    except UnicodeDecodeError:
-        raise BadRequest(400, "request head is not ASCII") from None
-    lines = text.split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1].startswith("/"):
-        raise BadRequest(400, "malformed request line")
-    method, target, _ = parts
-    if len(lines) - 1 > MAX_HEADERS:
+    """Parse a request head (request line + headers, without the blank line)
+    with h11, then hold it to the listener's stricter rules: CRLF line ends,
+    ASCII only, origin-form target, HTTP/1.0 or 1.1, at most ``MAX_HEADERS``
+    headers, none repeated."""
+    if _BARE_LF.search(head):
+        raise BadRequest(400, "line ends must be CRLF")
+    if not head.isascii():
+        raise BadRequest(400, "request head is not ASCII")
+    if len(head.split(b"\r\n", 1)[0]) > MAX_REQUEST_LINE:
+        raise BadRequest(431, "request line too long")
+    if head.count(b"\r\n") > MAX_HEADERS:
         raise BadRequest(431, "too many headers")
+    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+    conn.receive_data(head + b"\r\n\r\n")
+    try:
+        event = conn.next_event()
+    except h11.RemoteProtocolError as e:
+        raise BadRequest(431 if e.error_status_hint == 431 else 400, _h11_reason(e)) from None
+    if not isinstance(event, h11.Request):
+        raise BadRequest(400, "malformed request line")
+    target = event.target.decode("ascii")
+    if event.http_version not in (b"1.0", b"1.1") or not target.startswith("/"):
+        raise BadRequest(400, "malformed request line")
+    names = [name.decode("ascii") for name, _ in event.headers.raw_items()]
     headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip() or any(c in name for c in " \t"):
-            raise BadRequest(400, "malformed header line")
-        key = name.lower()
+    for (key, value), name in zip(event.headers, names):
+        key = key.decode("ascii")
         if key in headers:
             raise BadRequest(400, f"repeated header {name}")
-        if any(ord(c) < 32 and c != "\t" for c in value):
-            raise BadRequest(400, f"control character in header {name}")
-        headers[key] = value.strip()
-    return Request(method, target, headers)
+        headers[key] = value.decode("ascii")
+    return Request(event.method.decode("ascii"), target, headers)
+
+
+def _h11_reason(e: h11.RemoteProtocolError) -> str:
+    """h11's words for a bad request, as one short line (never its internals)."""
+    text = str(e).splitlines()[0] if str(e) else ""
+    if not text or len(text) > 80 or not text.isprintable():
+        return "malformed request"
+    return text[0].lower() + text[1:]
 
 
 class RateLimit:
@@ -119,6 +142,7 @@ class HttpListener:
         self.limit = RateLimit()
         self.log_limit = RateLimit(rate=1.0, burst=20)  # a flood of refusals is not logged line by line
         self._servers: list[asyncio.base_events.Server] = []
+        self._active = 0
 
     async def start(self) -> None:
         self._servers.append(await asyncio.start_server(self._serve, "127.0.0.1", self.port))
@@ -136,39 +160,74 @@ class HttpListener:
         return urls({**self.phone.config.http, "port": self.port})
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await asyncio.wait_for(self._read_head(reader), READ_TIMEOUT)
-            try:
-                req = parse_head(head)
-                status, body = await self.handle(req)
-            except BadRequest as e:
-                req, status, body = None, e.status, {"ok": False, "error": str(e)}
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
+        """One request per connection. Every request gets an answer; the only
+        closes without one are a connection that sent nothing (within
+        ``READ_TIMEOUT``) and one that went away."""
+        if self._active >= MAX_CONNECTIONS:
+            await self._respond(writer, 503, {"ok": False, "error": "too many connections; try again"},
+                               retry_after=1)
             return
+        self._active += 1
+        try:
+            await self._respond(writer, *await self._exchange(reader))
+        except ConnectionError:
+            writer.close()
+        finally:
+            self._active -= 1
+
+    async def _exchange(self, reader: asyncio.StreamReader) -> tuple[int, dict, bool]:
+        """(status, body, head only) for the request on ``reader``."""
+        got = bytearray()
+        req = None
+        try:
+            head = await asyncio.wait_for(self._read_head(reader, got), READ_TIMEOUT)
+            req = parse_head(head)
+            status, body = await self.handle(req)
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError):
+            if not got.strip():
+                raise ConnectionError("nothing was asked") from None
+            status, body = 400, {"ok": False, "error": "incomplete request head (no blank line after the headers)"}
         except BadRequest as e:
-            req, status, body = None, e.status, {"ok": False, "error": str(e)}
+            status, body = e.status, {"ok": False, "error": str(e)}
+        except ConnectionError:
+            raise
         except Exception as e:  # noqa: BLE001 - a bug answers 500, never kills the listener
-            self.phone.log("error", f"http: {e!r}")
-            req, status, body = None, 500, {"ok": False, "error": "internal error"}
+            self.phone.log("error", f"http: {type(e).__name__}: {e}")
+            status, body = 500, {"ok": False, "error": "internal error"}
+        return status, body, req.method == "HEAD" if req else got.startswith(b"HEAD ")
+
+    @staticmethod
+    async def _respond(writer: asyncio.StreamWriter, status: int, body: dict, head_only: bool = False,
+                      retry_after: int | None = None) -> None:
         data = json.dumps(body).encode() + b"\n"
-        head_only = False
+        extra = f"Retry-After: {retry_after}\r\n" if retry_after else ""
         writer.write(
             f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\nCache-Control: no-store\r\nConnection: close\r\n"
+            f"Content-Length: {len(data)}\r\nCache-Control: no-store\r\nConnection: close\r\n{extra}"
             "X-Content-Type-Options: nosniff\r\n\r\n".encode() + (b"" if head_only else data))
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
+        with contextlib.suppress(ConnectionError, asyncio.TimeoutError):
+            await asyncio.wait_for(writer.drain(), READ_TIMEOUT)
         writer.close()
 
-    async def _read_head(self, reader: asyncio.StreamReader) -> bytes:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.LimitOverrunError:
-            raise BadRequest(431, "request head too large") from None
+    async def _read_head(self, reader: asyncio.StreamReader, buf: bytearray) -> bytes:
+        """The request head, without its blank line, read into ``buf``. A bare
+        LF is refused as soon as it arrives (a head of LF lines never ends)."""
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if _BARE_LF.search(buf if end < 0 else buf[:end + 2]):
+                raise BadRequest(400, "line ends must be CRLF")
+            if end >= 0:
+                head = bytes(buf[:end])
+                break
+            if len(buf) > MAX_HEADER_BYTES:
+                raise BadRequest(431, "request head too large")
+            data = await reader.read(65536)
+            if not data:
+                raise asyncio.IncompleteReadError(bytes(buf), None)
+            buf += data
         if len(head) > MAX_HEADER_BYTES or head.find(b"\r\n") > MAX_REQUEST_LINE:
             raise BadRequest(431, "request head too large")
-        return head[:-4]
+        return head
 
     def _refuse(self, req: Request) -> tuple[int, str] | None:
         """The security checks of the module docstring, in order. Everything
@@ -210,7 +269,9 @@ class HttpListener:
         refused = self._refuse(req)
         if refused:
             if refused[0] != 429 and req.path != "/favicon.ico" and self.log_limit.allow():
-                self.phone.log("warning", f"http: {refused[0]} {refused[1]} ({req.method} {req.path[:80]})")
+                path = mask(unquote(req.path), self.phone.secrets)  # masked before it is cut
+                path = "".join(c if c.isprintable() else "?" for c in path[:80])
+                self.phone.log("warning", f"http: {refused[0]} {refused[1]} ({req.method} {path})")
             return refused[0], {"ok": False, "error": refused[1]}
         segments = req.path.strip("/").split("/")
         action = self.routes.get(segments[0]) if segments[0] else None

@@ -15,6 +15,8 @@ import struct
 from pathlib import Path
 
 from ..commands import Result, Source
+from ..files import UnsafeDirectory, check_shared_parent, private_dir
+from ..locations import runtime_dir
 from ..phone import Phone
 from ..store import model
 from . import protocol
@@ -31,13 +33,18 @@ def peer_uid(sock: socket.socket) -> int:
 
 def prepare_path(path: Path) -> None:
     """Create the private directory and clear a stale socket, or raise
-    AlreadyRunning when a live instance answers on it."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = path.parent.stat()
-    if st.st_uid != os.getuid():
-        raise AlreadyRunning(f"{path.parent} belongs to another user; refusing to use it")
-    if st.st_mode & 0o077:
-        os.chmod(path.parent, 0o700)
+    AlreadyRunning when a live instance answers on it. An existing parent the
+    phone did not create is never chmod-ed: one that others could write to
+    (or that belongs to someone else) is refused (UnsafeDirectory, an OSError)."""
+    if path.parent.exists():
+        try:
+            check_shared_parent(path.parent)
+        except UnsafeDirectory as e:
+            raise UnsafeDirectory(f"control socket: {e}") from None
+        if path.parent == runtime_dir():
+            private_dir(path.parent)  # the phone's own directory (an older version made it 0755)
+    else:
+        private_dir(path.parent)
     if path.exists() or path.is_symlink():
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         probe.settimeout(1)
@@ -49,6 +56,85 @@ def prepare_path(path: Path) -> None:
             raise AlreadyRunning(f"another tui-phone is already running (socket {path})")
         finally:
             probe.close()
+
+
+STALL = 10.0
+"""Seconds a client may leave a full send buffer unread before it is dropped."""
+BACKLOG = 64 * 1024
+"""Unsent bytes past which a subscriber gets only the latest model."""
+
+
+class Stalled(Exception):
+    """A client stopped reading; it was dropped."""
+
+
+async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, msg: dict) -> None:
+    """Send one line and close gently: the peer's unread request is read and
+    dropped first, else the close would be a reset that loses the line."""
+    writer.write(protocol.encode(msg))
+    with contextlib.suppress(Exception):
+        writer.write_eof()
+        await asyncio.wait_for(_discard(reader), 1)
+    writer.close()
+
+
+async def _discard(reader: asyncio.StreamReader) -> None:
+    while await reader.read(65536):
+        pass
+
+
+class Subscription:
+    """ModelUpdates to one connection. Each change goes out at once while the
+    reader keeps up; once more than ``BACKLOG`` bytes wait unsent, the latest
+    model replaces the one not yet sent (latest wins), so a slow reader costs
+    one model and the transport's buffer, never a queue. A reader that takes
+    nothing for ``STALL`` seconds is dropped (logged)."""
+
+    def __init__(self, server: "ControlServer", writer: asyncio.StreamWriter, src):
+        self.server, self.writer = server, writer
+        self.last: dict | None = None
+        self.pending: dict | None = None
+        self.wake = asyncio.Event()
+        self.again(src)
+        self.unsubscribe = server.phone.subscribe(self.push)
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def again(self, src) -> None:
+        """Subscribe (again, on the same connection): the full state at once,
+        in order with the replies; later updates carry this ``src``."""
+        self.src, self.last, self.pending = src, model(self.server.phone.state), None
+        self._send(self.last)
+
+    def push(self, state, _event=None) -> None:
+        current = model(state)
+        if current == self.last:
+            return
+        self.last = current
+        if self.pending is None and self.writer.transport.get_write_buffer_size() <= BACKLOG:
+            self._send(current)
+        else:
+            self.pending = current
+            self.wake.set()
+
+    def _send(self, current: dict) -> None:
+        msg = {"mt": "ModelUpdate", "model": current}
+        if self.src is not None:
+            msg["src"] = self.src
+        self.server._send(self.writer, msg)
+
+    async def _run(self) -> None:
+        with contextlib.suppress(ConnectionError, Stalled):
+            while not self.writer.is_closing():
+                await self.wake.wait()
+                self.wake.clear()
+                await self.server._drain(self.writer)
+                if self.pending is not None:
+                    current, self.pending = self.pending, None
+                    self._send(current)
+
+    def close(self) -> None:
+        self.unsubscribe()
+        self.task.cancel()
 
 
 class ControlServer:
@@ -80,11 +166,10 @@ class ControlServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
         if peer_uid(sock) != os.getuid():
-            writer.write(protocol.encode(protocol.error("permission denied: different user")))
-            writer.close()
+            await refuse(reader, writer, protocol.error("permission denied: different user"))
             return
         self._writers.add(writer)
-        unsubscribe = None
+        subscription: Subscription | None = None
         decoder = protocol.Decoder()
         try:
             while data := await reader.read(65536):
@@ -92,20 +177,22 @@ class ControlServer:
                     if isinstance(msg, protocol.ProtocolError):
                         self._send(writer, protocol.error(str(msg)))
                     elif msg["mt"] == "Subscribe":
-                        if unsubscribe is None:
-                            unsubscribe = self._subscribe(writer, msg.get("src"))
+                        if subscription is None:
+                            subscription = Subscription(self, writer, msg.get("src"))
+                        else:
+                            subscription.again(msg.get("src"))
                     else:
                         try:
                             self._send(writer, await self.handle(msg))
                         except Exception as e:  # noqa: BLE001 - a bug must not cost the connection
                             self.phone.log("error", f"control: {msg['mt']} failed: {type(e).__name__}: {e}")
                             self._send(writer, protocol.reply(msg, Result.fail("the phone could not carry out this request (see the log)")))
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
+                    await self._drain(writer)  # a client that sends but never reads is held back here
+        except (ConnectionError, asyncio.CancelledError, Stalled):
             pass
         finally:
-            if unsubscribe:
-                unsubscribe()
+            if subscription:
+                subscription.close()
             self._writers.discard(writer)
             writer.close()
 
@@ -113,21 +200,17 @@ class ControlServer:
         if not writer.is_closing():
             writer.write(protocol.encode(msg))
 
-    def _subscribe(self, writer: asyncio.StreamWriter, src):
-        last = None
-
-        def push(state, _event=None):
-            nonlocal last
-            current = model(state)
-            if current != last:
-                last = current
-                msg = {"mt": "ModelUpdate", "model": current}
-                if src is not None:
-                    msg["src"] = src
-                self._send(writer, msg)
-
-        push(self.phone.state)
-        return self.phone.subscribe(push)
+    async def _drain(self, writer: asyncio.StreamWriter) -> None:
+        """Wait while the connection holds more unsent bytes than the transport's
+        limit; a reader that takes none of them for ``STALL`` seconds is dropped."""
+        try:
+            await asyncio.wait_for(writer.drain(), STALL)
+        except asyncio.TimeoutError:
+            unsent = writer.transport.get_write_buffer_size()
+            self.phone.log("warning", f"control: dropped a connection that read nothing for {STALL:g} s "
+                                      f"({unsent // 1024} KiB unsent)")
+            writer.transport.abort()
+            raise Stalled from None
 
     async def handle(self, msg: dict) -> dict:
         """Answer one request; bad input becomes an ok=false reply."""
