@@ -65,10 +65,21 @@ class Retrieve:
     id: int | None = None
 
 
+DTMF_DIGITS = "0123456789*#ABCD"
+
+
 @dataclass(frozen=True)
 class Dtmf:
+    """Send ``digits`` (0-9, *, #, A-D; lower case a-d is taken as upper) on call ``id``."""
+
     digits: str
     id: int | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.digits, str) or not self.digits or len(self.digits) > 64 \
+                or any(d not in DTMF_DIGITS for d in self.digits.upper()):
+            raise ValueError("digits must be 0-9, *, #, A-D")
+        object.__setattr__(self, "digits", self.digits.upper())
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,10 @@ class SetStatus:
     ``in-call`` (automatic while a call is live)."""
 
     status: str
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}")
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,14 @@ class SendSms:
 
     to: str
     text: str
+
+    def __post_init__(self):
+        if not isinstance(self.text, str) or not self.text.strip() or len(self.text) > 2000:
+            raise ValueError("text must be 1-2000 characters")
+        try:
+            self.text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("the message has characters that are not valid Unicode") from None
 
 
 @dataclass(frozen=True)

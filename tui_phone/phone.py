@@ -28,7 +28,7 @@ from .config import Config
 from .events import CallAdded, CallInfoSet, Event, HistoryAdded, Log, TeamLoaded
 from .masking import mask, secrets_of
 from .sip.engine import Engine
-from .store import Account, State, reduce
+from .store import Account, State, reduce, resolve
 
 Subscriber = Callable[[State, Event], None]
 MAX_INFO = 2000
@@ -218,7 +218,13 @@ class Phone:
 
     # ----- commands -----------------------------------------------------------
     async def execute(self, command: Command, source: Source = Source.KEYBOARD) -> Result:
-        """Carry out ``command`` from ``source``; never raises for bad input."""
+        """Carry out ``command`` from ``source``; never raises for bad input.
+        An id-less call command gets its call here (``store.resolve``), so every
+        source acts on the same call and the engine only sees explicit ids."""
+        resolved = resolve(self.state, command)
+        if isinstance(resolved, Result):
+            return resolved
+        command = resolved
         if isinstance(command, StartCall):
             from .policy import judge
 

@@ -9,6 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .commands import (
+    Command,
+    ConnectCall,
+    DisconnectCall,
+    Dtmf,
+    Hold,
+    Result,
+    Retrieve,
+    Split,
+    Transfer,
+)
 from .events import (
 
     AudioState,
@@ -95,6 +106,7 @@ class Call:
     reason: str = ""
     started: float = 0.0
     connected_at: float | None = None
+    held_at: float = 0.0  # when we last put it on hold (retrieve picks the most recent)
     ended_at: float | None = None
     callerid: str | None = None
     cat: str | None = None
@@ -161,6 +173,65 @@ class State:
         return next((c for c in reversed(self.calls) if c.live), None)
 
 
+TALKING = (CallState.CONNECTED, CallState.HELD)  # "the connected call": talking, or held by the far end
+SETTING_UP = (CallState.SETUP, CallState.DIALING, CallState.RINGBACK, CallState.QUEUED)
+
+
+def resolve(state: State, command: Command) -> Command | Result:
+    """The call an id-less command acts on: one rule for the keyboard, the
+    socket and HTTP (the README's API section states it). Returns the command
+    with its id filled in, or why there is none. A command with an id, or one
+    that names no call, comes back unchanged.
+
+    - answer: the newest Alerting call.
+    - hangup: the one connected call; else the newest outgoing call still being
+      set up (cancel); else the newest Alerting call (reject); else the only
+      call left. A held call is never ended while another call exists.
+    - hold, DTMF, blind transfer, record: the one connected call.
+    - retrieve: the only held call, else the most recently held.
+    - attended transfer (no target): the held call to the connected one.
+    - split: the newest call in the conference.
+    """
+    if not isinstance(command, (ConnectCall, DisconnectCall, Hold, Retrieve, Dtmf, Transfer, Split)) \
+            or command.id is not None:
+        return command
+    calls = [c for c in state.calls if c.live]
+    newest = lambda cs: max(cs, key=lambda c: c.id) if cs else None  # noqa: E731
+    talking = [c for c in calls if c.state in TALKING]
+    match command:
+        case ConnectCall():
+            call = newest([c for c in calls if c.state is CallState.ALERTING])
+            return replace(command, id=call.id) if call else Result.fail("no incoming call to answer", "not_found")
+        case DisconnectCall():
+            if len(talking) > 1:
+                return Result.fail("several calls are connected: name one (id)", "conflict")
+            call = (talking[0] if talking else
+                    newest([c for c in calls if c.dir == "o" and c.state in SETTING_UP]) or
+                    newest([c for c in calls if c.state is CallState.ALERTING]))
+            if call is None:
+                if len(calls) > 1:
+                    return Result.fail("several calls are on hold: name one (id)", "conflict")
+                call = calls[0] if calls else None
+            return replace(command, id=call.id) if call else Result.fail("no call to end", "not_found")
+        case Retrieve():
+            held = [c for c in calls if c.state is CallState.HOLDING]
+            call = max(held, key=lambda c: (c.held_at, c.id)) if held else None
+            return replace(command, id=call.id) if call else Result.fail("no call on hold", "not_found")
+        case Transfer(to="", replaces=None):
+            held = [c for c in calls if c.state is CallState.HOLDING]
+            if len(held) != 1 or len(talking) != 1:
+                return Result.fail("attended transfer needs one held call and one connected call", "conflict")
+            return replace(command, id=held[0].id, replaces=talking[0].id)
+        case Split():
+            call = newest([c for c in calls if c.conference])
+            return replace(command, id=call.id) if call else Result.fail("no conference to split", "conflict")
+    if len(talking) > 1:
+        return Result.fail("several calls are connected: name one (id)", "conflict")
+    if not talking:
+        return Result.fail("no connected call", "not_found")
+    return replace(command, id=talking[0].id)
+
+
 def _replace_call(s: State, id: int, changes: dict) -> State:
     return replace(s, calls=tuple(replace(c, **changes) if c.id == id else c for c in s.calls))
 
@@ -195,6 +266,8 @@ def reduce(state: State, event: Event) -> State:
             changes = {"state": new, "code": code or call.code, "reason": reason or call.reason}
             if new is CallState.CONNECTED and call.connected_at is None:
                 changes["connected_at"] = at
+            if new is CallState.HOLDING and call.state is not CallState.HOLDING:
+                changes["held_at"] = at
             return _replace_call(state, id, changes)
         case CallEnded(id=id, code=code, reason=reason, at=at):
             call = state.call(id)

@@ -294,16 +294,10 @@ class HttpListener:
         return self._reply(await self.phone.execute(StartCall(target), Source.HTTP))
 
     async def _answer(self) -> tuple[int, dict]:
-        call = self.phone.state.alerting()
-        if call is None:
-            return 409, {"ok": False, "error": "no incoming call to answer"}
-        return self._reply(await self.phone.execute(ConnectCall(call.id), Source.HTTP))
+        return self._reply(await self.phone.execute(ConnectCall(), Source.HTTP))
 
     async def _end(self) -> tuple[int, dict]:
-        call = self.phone.state.current()
-        if call is None:
-            return 409, {"ok": False, "error": "no call to end"}
-        return self._reply(await self.phone.execute(DisconnectCall(call.id), Source.HTTP))
+        return self._reply(await self.phone.execute(DisconnectCall(), Source.HTTP))
 
     @staticmethod
     def _reply(result: Result) -> tuple[int, dict]:

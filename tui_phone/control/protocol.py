@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 from ..commands import (
-    STATUSES,
     CallInfo,
     Command,
     Conference,
@@ -173,7 +172,17 @@ def transfer_target(msg: dict, region: str = "US") -> str:
 
 
 def to_command(msg: dict, region: str = "US", external_prefix: str = "") -> Command:
-    """Turn a decoded request (not one of LOCAL) into a Command."""
+    """Turn a decoded request (not one of LOCAL) into a Command; the Command
+    checks its own fields (a ValueError here is bad input)."""
+    try:
+        return _to_command(msg, region, external_prefix)
+    except ValueError as e:
+        if isinstance(e, ProtocolError):
+            raise
+        raise ProtocolError(f"{msg['mt']}: {e}") from None
+
+
+def _to_command(msg: dict, region: str, external_prefix: str) -> Command:
     mt = msg["mt"]
     cid = _field(msg, "id", int)
     match mt:
@@ -190,10 +199,7 @@ def to_command(msg: dict, region: str = "US", external_prefix: str = "") -> Comm
         case "Retrieve":
             return Retrieve(cid)
         case "Dtmf":
-            digits = _field(msg, "digits", str, required=True)
-            if not digits or any(d not in "0123456789*#ABCDabcd" for d in digits):
-                raise ProtocolError("Dtmf: digits must be 0-9, *, #, A-D")
-            return Dtmf(digits.upper(), cid)
+            return Dtmf(_field(msg, "digits", str, required=True), cid)
         case "Transfer":
             replaces = _field(msg, "replaces", int)
             if replaces is not None:
@@ -212,15 +218,9 @@ def to_command(msg: dict, region: str = "US", external_prefix: str = "") -> Comm
         case "Split":
             return Split(cid)
         case "SendSms":
-            text = _field(msg, "text", str, required=True)
-            if not text.strip() or len(text) > 2000:
-                raise ProtocolError("SendSms: text must be 1-2000 characters")
-            return SendSms(dial_target(msg, region, external_prefix), text)
+            return SendSms(dial_target(msg, region, external_prefix), _field(msg, "text", str, required=True))
         case "SetStatus":
-            status = _field(msg, "status", str, required=True)
-            if status not in STATUSES:
-                raise ProtocolError(f"SetStatus: status must be one of {', '.join(STATUSES)}")
-            return SetStatus(status)
+            return SetStatus(_field(msg, "status", str, required=True))
         case "CallInfo":
             return CallInfo(_field(msg, "id", int, required=True), _field(msg, "html", str),
                             _field(msg, "iframe", dict))
