@@ -18,6 +18,7 @@ from .commands import (
     ENGINE_COMMANDS,
     CallInfo,
     Command,
+    Dtmf,
     PrepareCall,
     Result,
     Source,
@@ -25,7 +26,7 @@ from .commands import (
     Watch,
 )
 from .config import Config
-from .sip.engine import CallAdded, CallInfoSet, Engine, Event, HistoryAdded, Log, TeamLoaded
+from .sip.engine import CallAdded, CallInfoSet, DtmfSent, Engine, Event, HistoryAdded, Log, TeamLoaded
 from .store import Account, State, reduce
 
 Subscriber = Callable[[State, Event], None]
@@ -249,6 +250,8 @@ class Phone:
             result = await asyncio.wrap_future(self.engine.submit(command))
             if not result.ok:
                 self.log("error", result.error or "command failed")
+            elif isinstance(command, Dtmf) and result.id is not None:
+                self.post(DtmfSent(result.id, command.digits))
             return result
         return Result.fail(f"{type(command).__name__} is not supported", "bad_input")
 

@@ -15,6 +15,7 @@ from .sip.engine import (
     CallInfoSet,
     CallProgress,
     AudioState,
+    DtmfSent,
     ConferenceSet,
     HistoryAdded,
     Message,
@@ -33,6 +34,7 @@ from .sip.engine import (
 MAX_LOG = 200
 MAX_ENDED = 20
 MAX_MESSAGES = 500
+MAX_DTMF = 40
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Call:
     conference: bool = False  # merged into the local conference
     info: str | None = None  # CallInfo text from an app
     info_link: str | None = None
+    dtmf: str = ""  # digits we sent, the last MAX_DTMF
 
     @property
     def live(self) -> bool:
@@ -194,6 +197,11 @@ def reduce(state: State, event: Event) -> State:
             if state.call(id) is None:
                 return state
             return _replace_call(state, id, dict(info=text, info_link=link))
+        case DtmfSent(id=id, digits=digits):
+            call = state.call(id)
+            if call is None or not digits:
+                return state
+            return _replace_call(state, id, dict(dtmf=(call.dtmf + digits)[-MAX_DTMF:]))
         case Presence(uri=uri, status=st, note=note):
             rest = tuple(p for p in state.presence if p[0] != uri)
             if (uri, st, note) in state.presence:
@@ -248,7 +256,7 @@ def model(state: State) -> dict:
                 item[key] = getattr(c, key)
         calls.append(item)
     accounts = [
-        {"name": a.name, "uri": a.uri, "registered": a.ready,
+        {"name": a.name, "uri": a.uri, "registered": a.ready, "direct": not a.registrar,
          "code": a.code, "reason": a.reason}
         for a in state.accounts
     ]

@@ -76,7 +76,7 @@ async def test_theme_option_and_unknown_theme():
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause(0.1)
         assert app.theme == "tui-phone"
-        assert any("theme 'nope' not found" in line.text for line in app.query_one("LogPane").lines)
+        assert any("theme 'nope' cannot be used" in line.text for line in app.query_one("LogPane").lines)
 
 
 async def test_80x24_nothing_scrolls_sideways_or_is_cut():
