@@ -313,9 +313,10 @@ class CallList(FittedTable):
         """Every column's cell, for both layouts."""
         failed = f"{c.code} {c.reason}" if c.code >= 300 else ""
         state = Text(c.state.value + (" ⊕" if c.conference else ""), style=state_style(self, c.state))
+        who = c.who.removeprefix("sip:")  # the scheme says nothing here (sips: stays); the detail box has it
         return {
             "#": str(c.id), "dir": "in" if c.dir == "i" else "out",
-            "number": Text(c.who), "name": Text(c.dn), "who": Text(c.dn or c.who),
+            "number": Text(who), "name": Text(c.dn), "who": Text(c.dn or who),
             "state": state, "outcome": Text(failed, style=state.style) if failed else state,
             "time": duration(c, now), "reason": Text(failed),
         }
