@@ -49,6 +49,7 @@ from .ui.themes import load_themes
 
 
 NAME = re.compile(r"[^\W\d_][\w.'-]*(?: [\w.'-]+)*")  # a word or a name: starts with a letter
+DB_WATCH = 0.5  # seconds between looks at the database's data_version
 QUIT_LIMIT = 3.0  # seconds quitting may take with calls to hang up and accounts to unregister
 
 
@@ -129,6 +130,8 @@ class TuiPhoneApp(App):
 
     async def on_mount(self) -> None:
         self._meter = self.set_interval(1 / 8, self._show_levels, pause=True)
+        self._db_version: int | None = None
+        self.set_interval(DB_WATCH, self._watch_database)
         self.state = self.phone.state
         for problem in self._start_problems:
             self.log_line("warning", problem)
@@ -225,6 +228,25 @@ class TuiPhoneApp(App):
             else:
                 self._meter.pause()
                 self.query_one(CallDetail).levels = None
+
+    @work(exclusive=True, group="db-watch")
+    async def _watch_database(self) -> None:
+        """Another process wrote to the database (``tui-phone contacts import``):
+        the pane on screen shows it within a second, without a search."""
+        phone = self.phone
+        if not phone.contacts_open:
+            return
+        try:
+            version = await asyncio.to_thread(lambda: phone.contacts.data_version())
+        except Exception:  # noqa: BLE001 - closing, or a broken file: the panes say so when used
+            return
+        if self._db_version is not None and version != self._db_version:
+            tab = self.query_one("#tabs", TabbedContent).active
+            if tab == "contacts-tab":
+                self.query_one(ContactsPane).refresh_list()
+            elif tab == "history-tab":
+                self.query_one(HistoryPane).refresh_list()
+        self._db_version = version
 
     def _show_levels(self) -> None:
         """The meter, 8 times a second during a call: the pane redraws only

@@ -168,6 +168,10 @@ class Phone:
             self._contacts = ContactsDB(region=self.config.numbers["default_region"])
         return self._contacts
 
+    @property
+    def contacts_open(self) -> bool:
+        return self._contacts is not None
+
     def close_contacts(self) -> None:
         if self._contacts is not None:
             self._contacts.close()

@@ -67,6 +67,7 @@ class Contact:
     favorite: bool = False
     team: bool = False
     sip_uri: str = ""
+    uid: str = ""  # the vCard UID it was imported with: a second import updates it (stored, not read back)
 
     @property
     def name(self) -> str:
