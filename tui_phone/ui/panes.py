@@ -113,7 +113,7 @@ class DialPad(Vertical):
             self.text = text
 
     def compose(self) -> ComposeResult:
-        yield DialInput(placeholder="number, sip:uri or a name", id="number")
+        yield DialInput(placeholder="number, URI or name", id="number")
         with Grid(id="keys"):
             for k in KEYS:
                 yield Button(k, id=f"key-{'star' if k == '*' else 'hash' if k == '#' else k}",

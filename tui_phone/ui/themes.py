@@ -38,7 +38,7 @@ class ThemeError(ValueError):
 
 def _line_of(text: str, key: str) -> int:
     """The line where ``key =`` is set (1 when it is not found)."""
-    found = re.search(rf"^\s*{re.escape(key)}\s*=", text, re.MULTILINE)
+    found = re.search(rf"^[ \t]*{re.escape(key)}[ \t]*=", text, re.MULTILINE)
     return text.count("\n", 0, found.start()) + 1 if found else 1
 
 
