@@ -217,3 +217,23 @@ def test_open_spawn_says_why_the_terminal_did_not_start(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert r.returncode == 1
     assert "did not start: cannot open display: :0 (no display" in r.stderr
+
+
+# 3 (the history: the tmux tests cover the call list) ---------------------------------------
+async def test_history_at_80_columns_keeps_names_whole():
+    from tui_phone.history import HistoryEntry
+
+    app = make_app(config())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        now = time.time()
+        db = app.phone.contacts
+        db.add_history(HistoryEntry(None, now - 60, "i", "missed", "+12125550100", "sip:+12125550100@pbx",
+                                    "Margaret Hamilton", "alice", 0, 487, "Request Terminated"))
+        db.add_history(HistoryEntry(None, now, "o", "out", "200", "sip:200@pbx", "Grace Brewster Hopper",
+                                    "alice", 75, 200, "OK"))
+        await pilot.press("f5")
+        table = app.query_one("#history-list")
+        await until(pilot, lambda: table.row_count == 2, what="history rows")
+        await pilot.pause(0.1)
+        assert table.column_width("who") >= len("Grace Brewster Hopper")  # cells are cut to their column
