@@ -18,8 +18,10 @@ class Tmux:
     def __init__(self, tmp_path: Path, command: list[str], env: dict, size: tuple[int, int] = (80, 24)):
         self.name = f"tp{os.getpid()}{int(time.time() * 1000) % 100000}"
         self.sock = str(tmp_path / "tmux.sock")
+        self.size = size
         exports = " ".join(f"{k}={v}" for k, v in env.items())
-        cmd = f"env {exports} {' '.join(command)}; sleep 5"
+        # COLUMNS/LINES reach the server from pytest (80x24) and would override the pane's size
+        cmd = f"env -u COLUMNS -u LINES {exports} {' '.join(command)}; sleep 5"
         subprocess.run(["tmux", "-S", self.sock, "new-session", "-d", "-s", self.name, "-x", str(size[0]),
                         "-y", str(size[1]), cmd], check=True)
 

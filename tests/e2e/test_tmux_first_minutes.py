@@ -31,8 +31,14 @@ def start(tmp_path: Path, size: tuple[int, int]) -> Tmux:
     return t
 
 
-def footer(t: Tmux) -> str:
-    return t.screen().rstrip("\n").splitlines()[-1]
+def footer(t: Tmux, timeout: float = 10) -> str:
+    """The bottom line once the footer has drawn its keys (it composes after the first paint)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        bottom = t.screen().split("\n")[t.size[1] - 1]
+        if "^q" in bottom or time.monotonic() > deadline:
+            return bottom
+        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -40,7 +46,7 @@ def test_help_and_quit_from_the_dialpad_and_in_the_footer(tmp_path, size):
     t = start(tmp_path, size)
     try:
         bottom = footer(t)
-        assert "Help" in bottom and "Quit" in bottom, bottom  # at 80 columns too
+        assert "Help" in bottom and "Quit" in bottom, t.screen()  # at 80 columns too
         t.keys("?")  # the focus starts in the dialpad: ? is no dial character, it opens the help
         t.wait_for("Ctrl+P opens the command palette")
         t.keys("Escape")
