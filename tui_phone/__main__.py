@@ -48,7 +48,7 @@ def _request(args, msg: dict) -> tuple[int, dict | None]:
         return FAIL, None
     if reply.get("ok") is False or reply.get("mt") == "Error":
         _err(reply.get("error", "request failed"))
-        return FAIL, reply
+        return _failure_code(reply), reply
     return OK, reply
 
 
@@ -93,11 +93,12 @@ def cmd_open(args) -> int:
         from .handlers import spawn_terminal
 
         return spawn_terminal(args.url, args.config)
-    return _open_failure(reply) if code == FAIL and reply is not None else code
+    return code
 
 
-def _open_failure(reply: dict) -> int:
-    """A rejected link is bad input (2); a refused or failed call is a runtime failure (1)."""
+def _failure_code(reply: dict) -> int:
+    """The exit code for a refused request, from its kind: bad input (a rejected
+    link, a number with letters) is 2; refused or failed is 1."""
     from .commands import EXIT_CODE
 
     return EXIT_CODE.get(str(reply.get("kind")), FAIL)
@@ -124,7 +125,8 @@ def cmd_status(args) -> int:
         return OK
     m = reply["model"]["dev:tui-phone"]["model"]
     for a in m["accounts"]:
-        state = "registered" if a["registered"] else f"unregistered {a['code']} {a['reason']}".rstrip()
+        state = ("direct (no registrar)" if a.get("direct") else "registered" if a["registered"]
+                 else f"unregistered {a['code']} {a['reason']}".rstrip())
         print(f"account {a['name']} <{a['uri']}>: {state}")
     print(f"status: {m['status']}")
     for c in m["calls"]:
@@ -276,20 +278,41 @@ def cmd_audio(args) -> int:
 
 
 def cmd_config_check(args) -> int:
+    """The config file, the theme files and the theme ``[ui]`` names: one line per problem."""
     config = _load_config(args)
+    problems = theme_problems(config.ui["theme"])
+    for problem in problems:
+        _err(problem)
+    if problems:
+        return BAD_INPUT
     print(f"{config.path or 'embedded default'}: ok ({len(config.accounts)} account(s))")
     return OK
+
+
+def theme_problems(wanted: str) -> list[str]:
+    """Theme files that would be skipped, and a ``[ui] theme`` that names no usable theme."""
+    from textual.theme import BUILTIN_THEMES
+
+    from .ui.themes import load_themes
+
+    themes, problems = load_themes()
+    if wanted not in BUILTIN_THEMES and all(t.name != wanted for t in themes):
+        problems.append(f"[ui] theme: no usable theme named {wanted!r}; tui-phone would start with 'tui-phone'")
+    return problems
 
 
 def build_parser():
     import argparse
 
+    from . import __version__
+
     p = argparse.ArgumentParser(prog="tui-phone", description="A SIP softphone for the terminal.")
+    p.add_argument("--version", action="version", version=f"tui-phone {__version__}")
     p.add_argument("--config", metavar="PATH", help="use this config file instead of the XDG one")
     p.add_argument("--headless", action="store_true", help="run without UI (logs to stderr)")
     p.add_argument("--debug", action="store_true", help="write SIP and app logs to the state dir")
     p.add_argument("--open", metavar="URL", help="start the TUI and open this link once ready")
-    p.add_argument("--theme", metavar="NAME", help="start with this theme (themes/ or the config dir)")
+    p.add_argument("--theme", metavar="NAME", help="start with this theme (shipped, Textual's, or from the config dir's themes/)")
     p.set_defaults(func=cmd_run)
     sub = p.add_subparsers(metavar="COMMAND")
 
@@ -356,7 +379,7 @@ def fast_open(argv: list[str]) -> int | None:
         return FAIL
     if reply.get("ok") is False or reply.get("mt") == "Error":
         _err(reply.get("error", "request failed"))
-        return _open_failure(reply)
+        return _failure_code(reply)
     if reply.get("pending"):
         print(reply["pending"])
     return OK

@@ -5,6 +5,7 @@ by the tests."""
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 
 from textual import on, work
@@ -12,7 +13,8 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.notifications import Notification, Notify
+from textual.widgets import Input, TabbedContent, TabPane
 
 from . import debuglog
 from .commands import (
@@ -43,8 +45,13 @@ from .ui.commands import PhoneCommands
 from .ui.contacts import ContactsPane, TeamPane
 from .ui.dialogs import Compose, Confirm, Help, Prompt
 from .ui.history import HistoryPane, MessagesPane
-from .ui.panes import CallDetail, CallList, DialPad, LogPane, StatusBar, meter_steps
+from .ui.panes import CallDetail, CallList, DialPad, LogPane, PhoneFooter, StatusBar, meter_steps
 from .ui.themes import load_themes
+
+
+NAME = re.compile(r"[^\W\d_][\w.'-]*(?: [\w.'-]+)*")  # a word or a name: starts with a letter
+DB_WATCH = 0.5  # seconds between looks at the database's data_version
+QUIT_LIMIT = 3.0  # seconds quitting may take with calls to hang up and accounts to unregister
 
 
 class TuiPhoneApp(App):
@@ -52,7 +59,12 @@ class TuiPhoneApp(App):
     TITLE = "tui-phone"
     COMMANDS = App.COMMANDS | {PhoneCommands}
     BINDINGS = [
-        Binding("question_mark", "help", "Keys"),
+        # help and quit work wherever the focus is, the dialpad included (it types
+        # digits and URI letters; ? is no dial character, Ctrl+C is no copy there)
+        Binding("f1", "help", "Help", key_display="F1", priority=True),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("ctrl+q", "quit", "Quit", key_display="^q", priority=True),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("ctrl+l", "toggle_log", "Log"),
         Binding("escape", "focus_calls", "Calls", show=False),
         Binding("d", "focus_dialpad", "Dial"),
@@ -63,8 +75,7 @@ class TuiPhoneApp(App):
         Binding("f6", "messages", "Messages"),
         Binding("s", "toggle_status", "Status"),
         Binding("D", "audio_devices", "Audio"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("q", "quit", "Quit", show=False),
     ]
 
     state: reactive[State] = reactive(State, init=False)
@@ -82,9 +93,11 @@ class TuiPhoneApp(App):
         self.ready = asyncio.Event()  # set once the engine runs (tests wait on it)
         self._sync_now = asyncio.Event()  # the palette's "Sync contacts"
         self._stopping = False
+        self._phone_stopping: asyncio.Future | None = None
         self._unsubscribe = None
         self._meter = None  # the level meter's timer, running only while a call talks through a device
         self._metering = False
+        self._ringing: dict[int, Notification] = {}  # a ringing call's toast, gone when it stops ringing
         themes, self._start_problems = load_themes()
         if debug_problem:
             self._start_problems.append(debug_problem)
@@ -92,7 +105,8 @@ class TuiPhoneApp(App):
             self.register_theme(t)
         wanted = theme or config.ui["theme"]
         if wanted not in self.available_themes:
-            self._start_problems.append(f"theme {wanted!r} not found; using tui-phone")
+            self._start_problems.append(f"theme {wanted!r} cannot be used (not found, or its file was "
+                                        "skipped); using tui-phone")
             wanted = "tui-phone"
         self.theme = wanted
         self._saved_theme = config.ui["theme"]
@@ -114,13 +128,17 @@ class TuiPhoneApp(App):
                 with TabPane("Messages", id="messages-tab"):
                     yield MessagesPane(id="messages")
         yield LogPane(id="log", max_lines=500, markup=False, wrap=True)
-        yield Footer()
+        yield PhoneFooter()
 
     async def on_mount(self) -> None:
         self._meter = self.set_interval(1 / 8, self._show_levels, pause=True)
+        self._db_version: int | None = None
+        self.set_interval(DB_WATCH, self._watch_database)
         self.state = self.phone.state
         for problem in self._start_problems:
             self.log_line("warning", problem)
+            if problem.startswith("theme"):
+                self.notify(problem, title="Theme", severity="warning", timeout=10)
         try:
             await self.services.start()
         except (AlreadyRunning, OSError) as e:
@@ -180,8 +198,10 @@ class TuiPhoneApp(App):
             self.log_line(level_of(event), line)
         if isinstance(event, Log):
             self.log_line(event.level, event.text)
-        if isinstance(event, CallAdded) and event.dir == "i":
-            self._incoming()
+        if isinstance(event, CallAdded):
+            self._new_call(event)
+        for cid in [cid for cid in self._ringing if not self._still_ringing(state, cid)]:
+            self._drop_toast(self._ringing.pop(cid))
         if isinstance(event, AudioState) and event.note:
             self.notify(event.note, title="Audio", severity="warning", timeout=8)
         if isinstance(event, CallEnded) and any(c.state is CallState.HOLDING for c in state.calls):
@@ -213,6 +233,25 @@ class TuiPhoneApp(App):
                 self._meter.pause()
                 self.query_one(CallDetail).levels = None
 
+    @work(exclusive=True, group="db-watch")
+    async def _watch_database(self) -> None:
+        """Another process wrote to the database (``tui-phone contacts import``):
+        the pane on screen shows it within a second, without a search."""
+        phone = self.phone
+        if not phone.contacts_open:
+            return
+        try:
+            version = await asyncio.to_thread(lambda: phone.contacts.data_version())
+        except Exception:  # noqa: BLE001 - closing, or a broken file: the panes say so when used
+            return
+        if self._db_version is not None and version != self._db_version:
+            tab = self.query_one("#tabs", TabbedContent).active
+            if tab == "contacts-tab":
+                self.query_one(ContactsPane).refresh_list()
+            elif tab == "history-tab":
+                self.query_one(HistoryPane).refresh_list()
+        self._db_version = version
+
     def _show_levels(self) -> None:
         """The meter, 8 times a second during a call: the pane redraws only
         when a bar changes (nothing needless over a slow SSH link)."""
@@ -236,19 +275,34 @@ class TuiPhoneApp(App):
         if level == "error":
             self.query_one(LogPane).display = True
 
-    def _incoming(self) -> None:
-        self.bell()
-        call = self.state.alerting()
-        who = (call.dn or call.who) if call else "someone"
-        self.notify(f"Incoming call from {who}", title="Ringing", timeout=8)
+    def _new_call(self, event: CallAdded) -> None:
+        """A new call, in or out, takes the cursor (so the detail box and the
+        keys act on it) unless the user is typing; a ringing one rings."""
+        call = self.state.call(event.id)
+        if call is None:
+            return
         if not self._typing():
-            calls = self.query_one(CallList)
-            selected = calls.selected_id()
-            if call and (selected is None or self.state.call(selected) is None):
-                calls.select(call.id)  # off an ended row, onto the ringing call
-            self.show_tab("calls-tab")
-            calls.focus()
-        desktop_notify(f"Incoming call from {who}")
+            self.query_one(CallList).select(call.id)
+            if call.dir == "i":
+                self.show_tab("calls-tab")
+                self.query_one(CallList).focus()
+        if call.dir == "i" and self._still_ringing(self.state, call.id) \
+                and self.state.status not in ("unavailable", "dnd"):  # those are rejected at once
+            self.bell()
+            who = call.dn or call.who
+            toast = Notification(f"Incoming call from {who}", "Ringing", "information", 30, markup=False)
+            self._ringing[call.id] = toast
+            self.post_message(Notify(toast))
+            desktop_notify(f"Incoming call from {who}")
+
+    @staticmethod
+    def _still_ringing(state: State, call_id: int) -> bool:
+        call = state.call(call_id)
+        return call is not None and call.state is CallState.ALERTING
+
+    def _drop_toast(self, toast: Notification) -> None:
+        if toast in self._notifications:
+            self._unnotify(toast)
 
     def _typing(self) -> bool:
         """The user is typing in a text field: keep focus and cursors where they are."""
@@ -269,18 +323,48 @@ class TuiPhoneApp(App):
         await self.dial(message.text)
 
     async def dial(self, text: str) -> None:
-        """Dial what the user typed (dialpad or palette): never policy-checked."""
+        """Dial what the user typed (dialpad or palette): never policy-checked.
+        A name (``bob``, ``Ada Lovelace``) calls the contact it matches;
+        a single word that matches none dials ``sip:word@<account domain>``."""
         from .links import LinkError, parse_dial_string
 
         try:
             link = parse_dial_string(text, self.config.numbers["default_region"])
         except LinkError as e:
-            self.notify(f"cannot dial: {e}", severity="error")
+            if NAME.fullmatch(text.strip()):
+                await self.dial_name(text.strip())
+            else:
+                self.notify(f"cannot dial: {e}", severity="error")
             return
         result = await self.run_command(StartCall(link.uri or link.number, dtmf=link.ext))
         if result.ok:
             self.query_one(DialPad).input.value = ""
+            self.show_tab("calls-tab")
             self.query_one(CallList).focus()
+            if result.id is not None:
+                self.query_one(CallList).select(result.id)
+
+    async def dial_name(self, name: str) -> None:
+        """Call the contact whose name matches (the picker asks which number when
+        there are several); an unknown single word is a SIP user at the account's domain."""
+        from .ui.contacts import call_contact
+
+        key = name.casefold()
+        try:
+            found = await asyncio.to_thread(lambda: self.phone.contacts.search(name, True, 50))
+        except Exception as e:  # noqa: BLE001 - a broken database still lets a SIP name be dialled
+            self.log_line("warning", f"contacts: {e}")
+            found = []
+        matches = [c for c in found if key in c.name.casefold() and (c.numbers or c.sip_uri)]
+        exact = [c for c in matches if c.name.casefold() == key or key in c.name.casefold().split()]
+        matches = exact or matches
+        if matches:
+            await call_contact(self, *matches)
+        elif " " in name:
+            self.notify(f"no contact named {name!r}", severity="error")
+        else:
+            domain = self.config.accounts[0].uri.split("@", 1)[-1].split(";", 1)[0]
+            await self.dial(f"sip:{name}@{domain}")
 
     # ----- what only a person can do (phone.Ui) ------------------------------
     async def prepare(self, target: str) -> Result:
@@ -406,7 +490,10 @@ class TuiPhoneApp(App):
         await self.run_command(Dtmf(digits.upper(), call.id))
 
     def action_help(self) -> None:
-        self.push_screen(Help())
+        if isinstance(self.screen, Help):
+            self.screen.dismiss()
+        else:
+            self.push_screen(Help())
 
     def action_toggle_log(self) -> None:
         log = self.query_one(LogPane)
@@ -418,7 +505,7 @@ class TuiPhoneApp(App):
 
     def action_contacts(self) -> None:
         self.show_tab("contacts-tab")  # TabActivated refreshes the list
-        self.query_one("#contact-search").focus()
+        self.query_one("#contact-list").focus()  # its keys work at once; / searches
 
     def action_messages(self) -> None:
         self.show_tab("messages-tab")
@@ -496,11 +583,16 @@ class TuiPhoneApp(App):
         self.query_one(DialPad).input.focus()
 
     async def action_quit(self) -> None:
+        """Say what quitting does at once, then stop: BYE for live calls and
+        un-REGISTER, bounded by QUIT_LIMIT seconds however the network behaves."""
         if self._stopping:
             return
         self._stopping = True
-        if self.state.calls:
-            self.notify("Hanging up…")
+        live = sum(c.live for c in self.state.calls)
+        steps = [f"hanging up {live} call{'s' if live != 1 else ''}"] if live else []
+        if any(a.registrar for a in self.config.accounts):
+            steps.append("unregistering")
+        self.query_one(StatusBar).note = "quitting…" + (f" ({', '.join(steps)})" if steps else "")
         await self._shutdown_phone()
         self.exit()
 
@@ -542,9 +634,17 @@ class TuiPhoneApp(App):
         self.notify("syncing contacts…", title="Contacts")
 
     async def _shutdown_phone(self) -> None:
-        await self.services.stop_inputs()
-        await self.phone.stop()
-        await self.services.close()
+        async def stop() -> None:
+            await self.services.stop_inputs()
+            await self.phone.stop()
+            await self.services.close()
+
+        if self._phone_stopping is None:
+            self._phone_stopping = asyncio.ensure_future(stop())
+        try:
+            await asyncio.wait_for(asyncio.shield(self._phone_stopping), QUIT_LIMIT)
+        except TimeoutError:
+            pass  # the engine thread is a daemon: the process still ends
 
 
 def desktop_notify(text: str) -> None:

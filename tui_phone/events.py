@@ -98,6 +98,14 @@ class CallInfoSet:
 
 
 @dataclass(frozen=True)
+class DtmfSent:
+    """Digits sent on a call (from any source), shown in its detail."""
+
+    id: int
+    digits: str
+
+
+@dataclass(frozen=True)
 class Presence:
     """A watched URI's status: available | unavailable | in-call | offline."""
 
@@ -174,6 +182,6 @@ class Log:
     at: float = 0.0
 
 
-Event = (RegState | CallAdded | CallProgress | CallEnded | CallRemoved | CallTurnedAway | CallInfoSet | Presence
+Event = (RegState | CallAdded | CallProgress | CallEnded | CallRemoved | CallTurnedAway | CallInfoSet | DtmfSent | Presence
          | OwnStatus | TeamLoaded | HistoryAdded | MissedSeen | Message | MessagesRead | ConferenceSet | AudioState
          | Log)

@@ -78,9 +78,15 @@ def terminal_command() -> list[str] | None:
     return None
 
 
+SPAWN_WAIT = 1.5  # seconds a terminal that cannot start takes to fail (no display, bad option)
+
+
 def spawn_terminal(url: str, config: str | None) -> int:
-    """Start the phone in a new terminal with ``url`` pending (exit 0), or
-    exit 3 with a message when there is no terminal to start."""
+    """Start the phone in a new terminal with ``url`` pending (exit 0); exit 3
+    with a message when there is no terminal to start, 1 with its reason when
+    the terminal dies at once (no display): it is waited for, never left defunct."""
+    import tempfile
+
     term = terminal_command()
     if term is None:
         print("tui-phone: no running tui-phone and no terminal to start one in "
@@ -90,6 +96,23 @@ def spawn_terminal(url: str, config: str | None) -> int:
     if config:
         argv += ["--config", config]
     argv += ["--open", url]
-    subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                     start_new_session=True)
-    return 0
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a long-lived terminal never blocks on it
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                    start_new_session=True)
+        except OSError as e:
+            print(f"tui-phone: cannot start the terminal {term[0]}: {e.strerror}", file=sys.stderr)
+            return 1
+        try:
+            code = proc.wait(SPAWN_WAIT)
+        except subprocess.TimeoutExpired:
+            return 0  # the terminal runs (the phone in it opens the link)
+        if code == 0:
+            return 0  # terminals with a server process hand over and exit 0
+        err.seek(0)
+        lines = [line.strip() for line in err.read().decode(errors="replace").splitlines() if line.strip()]
+    why = lines[-1] if lines else f"exit status {code}"
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        why += " (no display: $DISPLAY and $WAYLAND_DISPLAY are unset)"
+    print(f"tui-phone: the terminal {term[0]} did not start: {why}", file=sys.stderr)
+    return 1

@@ -18,6 +18,7 @@ from .commands import (
     ENGINE_COMMANDS,
     CallInfo,
     Command,
+    Dtmf,
     PrepareCall,
     Result,
     Source,
@@ -25,7 +26,7 @@ from .commands import (
     Watch,
 )
 from .config import Config
-from .events import CallAdded, CallInfoSet, Event, HistoryAdded, Log, TeamLoaded
+from .events import CallAdded, CallInfoSet, DtmfSent, Event, HistoryAdded, Log, TeamLoaded
 from .masking import mask, secrets_of
 from .sip.engine import Engine
 from .store import Account, State, reduce, resolve
@@ -170,6 +171,10 @@ class Phone:
             self._contacts = ContactsDB(region=self.config.numbers["default_region"])
         return self._contacts
 
+    @property
+    def contacts_open(self) -> bool:
+        return self._contacts is not None
+
     def close_contacts(self) -> None:
         if self._contacts is not None:
             self._contacts.close()
@@ -260,6 +265,8 @@ class Phone:
             result = await asyncio.wrap_future(self.engine.submit(command))
             if not result.ok:
                 self.log("error", result.error or "command failed")
+            elif isinstance(command, Dtmf) and result.id is not None:
+                self.post(DtmfSent(result.id, command.digits))
             return result
         return Result.fail(f"{type(command).__name__} is not supported", "bad_input")
 

@@ -37,6 +37,7 @@ from .events import (
     CallState,
 
     CallTurnedAway,
+    DtmfSent,
 
     ConferenceSet,
 
@@ -65,6 +66,7 @@ from .events import (
 MAX_LOG = 200
 MAX_ENDED = 20
 MAX_MESSAGES = 500
+MAX_DTMF = 40
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class Call:
     conference: bool = False  # merged into the local conference
     info: str | None = None  # CallInfo text from an app
     info_link: str | None = None
+    dtmf: str = ""  # digits we sent, the last MAX_DTMF
 
     @property
     def live(self) -> bool:
@@ -288,6 +291,11 @@ def reduce(state: State, event: Event) -> State:
             if state.call(id) is None:
                 return state
             return _replace_call(state, id, dict(info=text, info_link=link))
+        case DtmfSent(id=id, digits=digits):
+            call = state.call(id)
+            if call is None or not digits:
+                return state
+            return _replace_call(state, id, dict(dtmf=(call.dtmf + digits)[-MAX_DTMF:]))
         case Presence(uri=uri, status=st, note=note):
             rest = tuple(p for p in state.presence if p[0] != uri)
             if (uri, st, note) in state.presence:
@@ -344,7 +352,7 @@ def model(state: State) -> dict:
                 item[key] = getattr(c, key)
         calls.append(item)
     accounts = [
-        {"name": a.name, "uri": a.uri, "registered": a.ready,
+        {"name": a.name, "uri": a.uri, "registered": a.ready, "direct": not a.registrar,
          "code": a.code, "reason": a.reason}
         for a in state.accounts
     ]

@@ -71,6 +71,6 @@ def test_status_json_and_clean_sigterm(phone):
     model = json.loads(r.stdout)["dev:tui-phone"]["model"]
     assert model["registered"] is True and model["calls"] == []
     r = phone.cli("status")
-    assert "account alice <sip:alice@127.0.0.1>: registered" in r.stdout
+    assert "account alice <sip:alice@127.0.0.1>: direct (no registrar)" in r.stdout  # no registrar: not "registered"
     assert phone.stop() == 0
     assert not phone.socket.exists()

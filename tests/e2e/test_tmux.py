@@ -15,13 +15,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Tmux:
-    def __init__(self, tmp_path: Path, command: list[str], env: dict):
+    def __init__(self, tmp_path: Path, command: list[str], env: dict, size: tuple[int, int] = (80, 24)):
         self.name = f"tp{os.getpid()}{int(time.time() * 1000) % 100000}"
         self.sock = str(tmp_path / "tmux.sock")
+        self.size = size
         exports = " ".join(f"{k}={v}" for k, v in env.items())
-        cmd = f"env {exports} {' '.join(command)}; sleep 5"
-        subprocess.run(["tmux", "-S", self.sock, "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24",
-                        cmd], check=True)
+        # COLUMNS/LINES reach the server from pytest (80x24) and would override the pane's size
+        cmd = f"env -u COLUMNS -u LINES {exports} {' '.join(command)}; sleep 5"
+        subprocess.run(["tmux", "-S", self.sock, "new-session", "-d", "-s", self.name, "-x", str(size[0]),
+                        "-y", str(size[1]), cmd], check=True)
 
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "-S", self.sock, "send-keys", "-t", self.name, *keys], check=True)
@@ -38,6 +40,15 @@ class Tmux:
                 return screen
             time.sleep(0.1)
         raise TimeoutError(f"{text!r} not on screen:\n{self.screen()}")
+
+    def wait_gone(self, text: str, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text not in screen:
+                return screen
+            time.sleep(0.1)
+        raise TimeoutError(f"{text!r} still on screen:\n{self.screen()}")
 
     def close(self) -> None:
         subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True)

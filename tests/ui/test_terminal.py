@@ -76,7 +76,7 @@ async def test_theme_option_and_unknown_theme():
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause(0.1)
         assert app.theme == "tui-phone"
-        assert any("theme 'nope' not found" in line.text for line in app.query_one("LogPane").lines)
+        assert any("theme 'nope' cannot be used" in line.text for line in app.query_one("LogPane").lines)
 
 
 async def test_80x24_nothing_scrolls_sideways_or_is_cut():
@@ -124,3 +124,21 @@ def test_readme_key_table_is_the_help_screen():
     rows = [tuple(c.strip() for c in line.strip().strip("|").split("|")) for line in section.splitlines()
             if line.startswith("| ") and not line.startswith(("| key", "| ---"))]
     assert rows == list(KEYS)
+
+
+def test_theme_files_are_checked_key_by_key(tmp_path):
+    (tmp_path / "a.toml").write_text('name = "a"\nprimary = "#2E9BD6"\n\nsurface = "nope"\n')
+    (tmp_path / "b.toml").write_text('primary = "#2E9BD6"\nprimry = "#2E9BD6"\n')
+    (tmp_path / "c.toml").write_text('primary = "#2E9BD6"\ndark = "yes"\n')
+    (tmp_path / "d.toml").write_text('secondary = "#2E9BD6"\n')
+    (tmp_path / "ok.toml").write_text('primary = "#2E9BD6"\nvariables = {"block-cursor-text-style" = "bold"}\n')
+    themes, problems = load_themes([tmp_path])
+    assert [t.name for t in themes] == ["ok"]
+    assert problems == [f"theme skipped: {tmp_path / 'a.toml'}:4: surface: not a colour: 'nope' "
+                        "(use #RRGGBB or a colour name)",
+                        f"theme skipped: {tmp_path / 'b.toml'}:2: primry: unknown key (known: name, dark, "
+                        "luminosity_spread, text_alpha, variables, ansi, primary, secondary, warning, error, "
+                        "success, accent, foreground, background, surface, panel, boost)",
+                        f"theme skipped: {tmp_path / 'c.toml'}:2: dark: wrong type str",
+                        f"theme skipped: {tmp_path / 'd.toml'}:1: primary: missing (every theme needs a "
+                        "primary colour)"]

@@ -343,3 +343,31 @@ def test_kill_9_during_a_burst_of_writes_loses_nothing_committed(tmp_path):
         assert store._read("PRAGMA integrity_check") == [("ok",)]
         stored = {c.id for c in store.search("burst")}
     assert set(committed) <= stored
+
+
+def test_import_merges_on_uid_and_on_name_and_number(tmp_path):
+    with ContactsDB(tmp_path / "c.db") as db:
+        ada = Contact(first="Ada", last="Lovelace", numbers=(Number("work", "+1 212 555 0100"),), uid="u-1")
+        assert db.merge_many([ada]) == (1, 0)
+        assert db.merge_many([ada]) == (0, 1)  # the same card again: no copy
+        moved = replace(ada, numbers=(Number("mobile", "+1 917 555 0199"),), company="Engines")
+        assert db.merge_many([moved]) == (0, 1)  # same UID, new number: updated in place
+        [stored] = db.search("")
+        assert stored.company == "Engines" and [n.typed for n in stored.numbers] == ["+1 917 555 0199"]
+        db.set_favorite(stored.id, True)
+        no_uid = Contact(first="Ada", last="Lovelace", numbers=(Number("work", "+19175550199"),), email="a@x.org")
+        assert db.merge_many([no_uid]) == (0, 1)  # same name and a number in common
+        [again] = db.search("")
+        assert again.id == stored.id and again.favorite and again.email == "a@x.org"
+        other = Contact(first="Ada", last="Lovelace", numbers=(Number("work", "+1 415 555 0123"),))
+        assert db.merge_many([other]) == (1, 0)  # same name, no number in common: someone else
+        assert len(db.search("")) == 2
+
+
+def test_another_connection_changes_data_version(tmp_path):
+    with ContactsDB(tmp_path / "c.db") as mine, ContactsDB(tmp_path / "c.db") as theirs:
+        before = mine.data_version()
+        mine.add(Contact(first="Own", numbers=(Number("work", "200"),)))
+        assert mine.data_version() == before  # our own writes are not news
+        theirs.add(Contact(first="Other", numbers=(Number("work", "201"),)))
+        assert mine.data_version() != before

@@ -135,3 +135,15 @@ def test_dns_srv_only_for_bare_domains(tmp_path):
     conf.write_text("# x\nnameserver 192.0.2.53\nsearch lan\nnameserver 192.0.2.54\n")
     assert _nameservers(str(conf)) == ["192.0.2.53", "192.0.2.54"]
     assert _nameservers(str(tmp_path / "missing")) == []
+
+
+def test_dtmf_sent_is_kept_on_the_call():
+    from tui_phone.events import CallAdded, DtmfSent
+    from tui_phone.store import MAX_DTMF, State, reduce
+
+    s = reduce(State(), CallAdded(1, "o", "sip:200@pbx", "200", "", "alice"))
+    s = reduce(reduce(s, DtmfSent(1, "12")), DtmfSent(1, "#"))
+    assert s.call(1).dtmf == "12#"
+    assert reduce(s, DtmfSent(9, "1")) is s  # no such call: no change
+    s = reduce(s, DtmfSent(1, "0" * 100))
+    assert len(s.call(1).dtmf) == MAX_DTMF

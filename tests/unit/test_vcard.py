@@ -147,4 +147,4 @@ def test_merge_card_rewrites_only_what_changed_and_keeps_the_rest_byte_for_byte(
     assert replace(back, favorite=True) == new  # reads as the edited contact; the star stays on the phone
     fresh = new_card(new, "u-1")
     assert content_lines(fresh)[:3] == ["BEGIN:VCARD", "VERSION:3.0", "UID:u-1"]
-    assert "FAVORITE" not in fresh and read_vcards(fresh)[0][0] == replace(new, favorite=False)
+    assert "FAVORITE" not in fresh and read_vcards(fresh)[0][0] == replace(new, favorite=False, uid="u-1")

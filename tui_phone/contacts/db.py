@@ -135,7 +135,14 @@ def _v3_cards(conn: sqlite3.Connection, fts: bool) -> None:
     conn.execute("CREATE INDEX cards_contact ON cards (contact_id)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection, bool], None]] = [_v1_contacts, _v2_history, _v3_cards]
+
+def _v4_uid(conn: sqlite3.Connection, fts: bool) -> None:
+    """The vCard UID a contact was imported with: importing the card again updates it."""
+    conn.execute("ALTER TABLE contacts ADD COLUMN uid TEXT NOT NULL DEFAULT ''")
+    conn.execute("CREATE INDEX contacts_uid ON contacts (uid) WHERE uid != ''")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection, bool], None]] = [_v1_contacts, _v2_history, _v3_cards, _v4_uid]
 """Schema steps; the file's ``user_version`` counts those applied. Append only."""
 
 
@@ -255,11 +262,11 @@ class ContactsDB:
         digits = " ".join(dict.fromkeys(
             d for n in c.numbers for d in (_digits(n.typed), _digits(n.e164)) if d))
         row = (c.first, c.last, c.company, c.email, c.job_title, c.sip_uri,
-               int(c.favorite), int(c.team), c.name.casefold(), haystack, digits)
+               int(c.favorite), int(c.team), c.name.casefold(), haystack, digits, c.uid)
         cur = conn.execute(
             "INSERT INTO contacts (id, first, last, company, email, job_title, sip_uri,"
-            " favorite, team, sort_key, haystack, digits)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (c.id, *row))
+            " favorite, team, sort_key, haystack, digits, uid)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (c.id, *row))
         c = replace(c, id=cur.lastrowid)
         conn.executemany(
             "INSERT INTO numbers (contact_id, pos, label, typed, e164, tail) VALUES (?, ?, ?, ?, ?, ?)",
@@ -289,6 +296,29 @@ class ContactsDB:
     def add_many(self, contacts: Iterable[Contact]) -> list[Contact]:
         """:meth:`add` for many contacts in one transaction: all are stored or, when
         one is refused, none (the error names it: ``contact 3: email: …``)."""
+        valid = self._valid(contacts)
+        with self._write() as conn:
+            return [self._store(conn, c) for c in valid]
+
+    def merge_many(self, contacts: Iterable[Contact]) -> tuple[int, int]:
+        """Store imported contacts in one transaction, as (added, updated): one
+        with the UID of a stored contact, or with its name and one of its
+        numbers, replaces that contact (same id, ★ kept); the others are added.
+        Importing the same file twice changes nothing."""
+        added = updated = 0
+        with self._write() as conn:
+            for c in self._valid(contacts):
+                old = self._same(conn, c)
+                if old is None:
+                    added += 1
+                else:
+                    self._remove(conn, [old[0]])
+                    updated += 1
+                    c = replace(c, id=old[0], favorite=c.favorite or bool(old[1]), uid=c.uid or old[2])
+                self._store(conn, c)
+        return added, updated
+
+    def _valid(self, contacts: Iterable[Contact]) -> list[Contact]:
         contacts = list(contacts)
         valid = []
         for i, c in enumerate(contacts, 1):
@@ -300,8 +330,29 @@ class ContactsDB:
                 if len(contacts) == 1:
                     raise
                 raise e.within(f"contact {i}") from None
-        with self._write() as conn:
-            return [self._store(conn, c) for c in valid]
+        return valid
+
+    @staticmethod
+    def _same(conn: sqlite3.Connection, c: Contact) -> tuple | None:
+        """(id, favorite, uid) of the stored external contact ``c`` is an import of: same UID,
+        else the same name and a number in common."""
+        if c.uid:
+            row = conn.execute("SELECT id, favorite, uid FROM contacts WHERE uid = ? AND team = 0",
+                               (c.uid,)).fetchone()
+            if row is not None:
+                return row
+        numbers = [n.e164 for n in c.numbers if n.e164]
+        if not numbers:
+            return None
+        return conn.execute(
+            "SELECT c.id, c.favorite, c.uid FROM contacts c JOIN numbers n ON n.contact_id = c.id"
+            f" WHERE c.team = 0 AND c.sort_key = ? AND n.e164 IN ({','.join('?' * len(numbers))})"
+            " ORDER BY c.id LIMIT 1", (c.name.casefold(), *numbers)).fetchone()
+
+    def data_version(self) -> int:
+        """SQLite's ``data_version``: it changes when another connection (another
+        process: ``tui-phone contacts import``) commits to the file."""
+        return self._read("PRAGMA data_version")[0][0]
 
     def update(self, contact: Contact) -> Contact:
         """Replace the stored contact with ``contact.id`` (same validation as :meth:`add`)."""
@@ -309,7 +360,8 @@ class ContactsDB:
             raise ContactError("contact has no id (add it first)")
         with self._write() as conn:
             self._editable(conn, contact.id)
-            valid = replace(validate(contact, self.region), team=False)
+            uid = conn.execute("SELECT uid FROM contacts WHERE id = ?", (contact.id,)).fetchone()[0]
+            valid = replace(validate(contact, self.region), team=False, uid=contact.uid or uid)
             self._remove(conn, [contact.id])
             return self._store(conn, valid)
 

@@ -70,6 +70,7 @@ class Contact:
     sip_uri: str = ""
     book: str = ""
     """The ``[[addressbooks]]`` name it is synced with ('' = on this phone only)."""
+    uid: str = ""  # the vCard UID it was imported with: a second import updates it (stored, not read back)
 
     @property
     def name(self) -> str:

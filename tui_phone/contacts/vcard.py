@@ -91,7 +91,7 @@ def _contact(card) -> Contact:
     favorite = _first(card, FAVORITE.lower()).lower() in ("1", "true", "yes")
     return Contact(first=first, last=last, numbers=tuple(numbers), email=_first(card, "email"),
                    job_title=_first(card, "title"), company=company, favorite=favorite,
-                   sip_uri=sip_uri)
+                   sip_uri=sip_uri, uid=_first(card, "uid")[:200])
 
 
 def read_vcards(text: str, region: str = "US") -> tuple[list[Contact], list[str]]:
@@ -118,7 +118,8 @@ def read_vcards(text: str, region: str = "US") -> tuple[list[Contact], list[str]
 
 def import_file(db, path: str | Path) -> tuple[int, list[str]]:
     """Add the good cards of the vCard file ``path`` to the contacts database
-    ``db`` (in one transaction): how many, and one problem per skipped card.
+    ``db`` (in one transaction; a card already there, by UID or by name and
+    number, updates it): how many, and one problem per skipped card.
     Raises ContactError with a one-line reason when the file cannot be read
     or the database refuses a card (then none is added)."""
     path = Path(path).expanduser()
@@ -128,7 +129,7 @@ def import_file(db, path: str | Path) -> tuple[int, list[str]]:
         raise ContactError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
     contacts, problems = read_vcards(text, db.region)
     try:
-        db.add_many(contacts)
+        db.merge_many(contacts)
     except ContactError as e:
         raise ContactError(f"{path}: {e}") from None
     return len(contacts), problems

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, OptionList, TextArea
 
@@ -36,6 +36,7 @@ class ContactsPane(Vertical):
         Binding("x,delete", "delete", "Delete"),
         Binding("f", "favorite", "★"),
         Binding("slash", "search", "Search"),
+        Binding("escape", "leave", "Back", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -99,6 +100,13 @@ class ContactsPane(Vertical):
     def action_search(self) -> None:
         self.query_one("#contact-search", Input).focus()
 
+    def action_leave(self) -> None:
+        """Escape: from the search back to the list (its keys work again), from the list to the calls."""
+        if self.app.focused is self.query_one("#contact-search"):
+            self.table.focus()
+        else:
+            self.app.action_focus_calls()
+
     def action_new(self) -> None:
         self.app.push_screen(ContactForm(None), self._saved)
 
@@ -143,11 +151,19 @@ class ContactsPane(Vertical):
             self.refresh_list()
 
 
-async def call_contact(app, contact: Contact) -> None:
-    """Dial the contact's number; ask which when there are several."""
-    targets = [(f"{n.label}: {n.typed}", n.e164 or n.typed) for n in contact.numbers]
+def contact_targets(contact: Contact, prefix: str = "") -> list[tuple[str, str]]:
+    """(what the picker shows, what is dialled) for each of a contact's numbers, else its SIP URI."""
+    targets = [(f"{prefix}{n.label}: {n.typed}", n.e164 or n.typed) for n in contact.numbers]
     if not targets and contact.sip_uri:
-        targets = [(contact.sip_uri, contact.sip_uri)]
+        targets = [(prefix + contact.sip_uri, contact.sip_uri)]
+    return targets
+
+
+async def call_contact(app, contact: Contact, *others: Contact) -> None:
+    """Dial the contact's number; ask which when there are several (also
+    across ``others``, contacts that matched the same name)."""
+    several = bool(others)
+    targets = [t for c in (contact, *others) for t in contact_targets(c, f"{c.name}, " if several else "")]
     if not targets:
         app.notify(f"{contact.name} has no number", severity="warning")
         return
@@ -159,7 +175,7 @@ async def call_contact(app, contact: Contact) -> None:
         if target:
             await app.dial(target)
 
-    app.push_screen(NumberPicker(contact.name, targets), picked)
+    app.push_screen(NumberPicker(contact.name if not several else "which", targets), picked)
 
 
 class NumberPicker(ModalScreen[str | None]):
@@ -182,7 +198,7 @@ class ContactForm(ModalScreen[Contact | None]):
     """Create or edit an external contact. Numbers: one per line, optionally
     led by a label (mobile, work, home, other)."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
     FIELDS = (("first", "First name"), ("last", "Last name"), ("email", "Email"),
               ("job_title", "Job title"), ("company", "Company"))
 
@@ -195,11 +211,36 @@ class ContactForm(ModalScreen[Contact | None]):
         with Vertical(classes="dialog form"):
             yield Label("Edit contact" if self.contact else "New contact", classes="question")
             for key, label in self.FIELDS:
-                yield Input(getattr(c, key), placeholder=label, id=f"f-{key}", compact=True)
+                with Horizontal(classes="field"):
+                    yield Label(label, classes="field-label")
+                    yield Input(getattr(c, key), id=f"f-{key}", compact=True)
             yield Label("Numbers, one per line: [mobile|work|home|other] number", classes="detail")
             yield TextArea("\n".join(f"{n.label} {n.typed}" for n in c.numbers), id="f-numbers")
             yield Label("", id="form-error", classes="error")
             yield Button("Save", id="save", variant="primary")
+
+    def on_mount(self) -> None:
+        self._saved_values = self.values()
+
+    def values(self) -> tuple:
+        """What the form holds now (to tell whether it was edited)."""
+        return (*(self.query_one(f"#f-{key}", Input).value for key, _ in self.FIELDS),
+                self.query_one("#f-numbers", TextArea).text)
+
+    def action_cancel(self) -> None:
+        """Escape: close; with edits, ask first (never lose a half-filled form silently)."""
+        from .dialogs import Confirm
+
+        if self.values() == self._saved_values:
+            self.dismiss(None)
+            return
+
+        def decided(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(Confirm("Discard your changes?", "The contact form has edits that are not saved "
+                                     "(Ctrl+S saves).", yes="Discard", no="Keep editing"), decided)
 
     def numbers(self) -> tuple[Number, ...]:
         out = []

@@ -32,7 +32,7 @@ class HistoryPane(Vertical):
         yield Label("", id="history-filter")
         yield FittedTable(id="history-list", layouts=(("time", "kind", "who", "duration", "reason"),
                                                       ("time", "kind", "who", "duration")),
-                          give_way={"who": 8, "reason": 8, "kind": 5})
+                          give_way={"who": 16, "reason": 8, "kind": 5})  # a name keeps 16 characters
 
     def on_mount(self) -> None:
         self.missed_only = False

@@ -1,8 +1,9 @@
 """Every key binding, for the help screen (and the README's key table)."""
 
 KEYS = (
-    ("0-9 * # + letters", "dialpad", "type a number or SIP URI"),
-    ("Enter", "dialpad", "dial"),
+    ("0-9 * # + letters", "dialpad", "type a number, a SIP URI or a contact's name"),
+    ("Enter", "dialpad", "dial; a name calls the contact (asks which number when there are several), "
+                         "a word that matches none dials sip:word@<your account's domain>"),
     ("Escape", "anywhere", "leave the dialpad, focus the call list"),
     ("d", "call list", "back to the dialpad"),
     ("a", "call list", "answer the ringing (or selected) call"),
@@ -21,12 +22,12 @@ KEYS = (
     ("s", "outside text fields", "toggle your status: available ↔ unavailable"),
     ("D (shift+d)", "outside text fields", "audio devices: pick the microphone and speaker"),
     ("n / e / x / f", "contacts", "new / edit / delete (asks) / ★ favorite"),
-    ("/", "contacts", "search"),
+    ("/", "contacts", "search (F3 lands on the list; Escape leaves the search)"),
     ("Enter", "contacts, team", "call (asks which number when there are several)"),
     ("0-4", "team", "filter: all / available / unavailable / in-call / offline"),
     ("Ctrl+L", "anywhere", "show or hide the log pane"),
     ("Ctrl+P", "anywhere", "command palette: every action, “Call …” a number or a contact's name, "
                            "import contacts, switch theme"),
-    ("?", "outside the dialpad", "this help"),
-    ("q, Ctrl+C", "outside the dialpad", "quit (live calls get a BYE)"),
+    ("F1, ?", "anywhere", "this help (? types in the search and message fields)"),
+    ("Ctrl+Q, Ctrl+C", "anywhere", "quit (live calls get a BYE); also q outside text fields"),
 )

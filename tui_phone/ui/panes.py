@@ -15,7 +15,8 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Button, DataTable, Input, RichLog, Static
+from textual.widgets import Button, DataTable, Footer, Input, RichLog, Static
+from textual.widgets._footer import FooterKey
 
 from ..events import CallState
 from ..store import Call, State
@@ -50,9 +51,16 @@ class StatusBar(Static):
     long the accounts give way (…), never the indicators."""
 
     state: State | None = None
+    note: reactive[str] = reactive("")  # replaces the line while quitting
+
+    def watch_note(self) -> None:
+        if self.note:
+            self.update(Text(self.note, style="bold"))
 
     def show(self, state: State) -> None:
         self.state = state
+        if self.note:
+            return
         accounts = Text()
         for a in state.accounts:
             ok = a.ready
@@ -82,6 +90,18 @@ class StatusBar(Static):
             self.show(self.state)
 
 
+class DialInput(Input):
+    """The number field. ``?`` is no dial character: it opens the help here
+    too (the app's binding), while digits and URI letters type."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character != "?" and super().check_consume_key(key, character)
+
+    async def _on_key(self, event) -> None:
+        if event.character == "?":
+            event.prevent_default()  # not typed; the key goes on to the app's binding
+
+
 class DialPad(Vertical):
     """Type a number or SIP URI, Enter dials; the keypad buttons type too."""
 
@@ -93,7 +113,7 @@ class DialPad(Vertical):
             self.text = text
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="number or sip:uri", id="number")
+        yield DialInput(placeholder="number, URI or name", id="number")
         with Grid(id="keys"):
             for k in KEYS:
                 yield Button(k, id=f"key-{'star' if k == '*' else 'hash' if k == '#' else k}",
@@ -104,7 +124,7 @@ class DialPad(Vertical):
 
     @property
     def input(self) -> Input:
-        return self.query_one("#number", Input)
+        return self.query_one("#number", DialInput)
 
     def prefill(self, text: str) -> None:
         self.input.value = text
@@ -146,21 +166,26 @@ class FittedTable(DataTable):
 
     ``layouts``: column keys, best first; ``labels``: a header other than the
     key; ``give_way``: how narrow a column may get; ``least``: the least width
-    of a column whose cells grow (a call's timer). A subclass may set them
-    as the class attributes below instead."""
+    of a column whose cells grow (a call's timer); ``covers``: a column of a
+    smaller layout that carries the text of columns it replaces (``who``:
+    name or number). A subclass may set them as the class attributes below
+    instead."""
 
     LAYOUTS: tuple[tuple[str, ...], ...] = ()
     LABELS: dict[str, str] = {}
     GIVE_WAY: dict[str, int] = {}
     LEAST: dict[str, int] = {}
+    COVERS: dict[str, tuple[str, ...]] = {}
 
     def __init__(self, layouts: tuple[tuple[str, ...], ...] = (), labels: dict[str, str] | None = None,
-                 give_way: dict[str, int] | None = None, least: dict[str, int] | None = None, **kwargs):
+                 give_way: dict[str, int] | None = None, least: dict[str, int] | None = None,
+                 covers: dict[str, tuple[str, ...]] | None = None, **kwargs):
         super().__init__(cursor_type="row", **kwargs)
         self.layouts = layouts or self.LAYOUTS
         self.labels = self.LABELS if labels is None else labels
         self.give_way = self.GIVE_WAY if give_way is None else give_way
         self.least = self.LEAST if least is None else least
+        self.covers = self.COVERS if covers is None else covers
         self._cells: list[tuple[str, dict[str, Text]]] = []
         self._widths: dict[str, int] = {}
 
@@ -198,20 +223,33 @@ class FittedTable(DataTable):
         return text
 
     def _layout(self, rows: list[dict[str, Text]]) -> dict[str, int]:
-        """The columns to show and their widths for the room there is."""
+        """The columns to show and their widths, from the content and the room
+        there is, every time: the first layout that shows every cell in full,
+        else the one that hides the fewest characters: those cut off its cells
+        plus those of the columns it leaves out and does not cover. (A call's
+        number cut to 5 characters next to an empty name column was the full
+        layout squeezed, where the compact one had room.)"""
         room = self.size.width
         if len(rows) + 1 > self.size.height:
             room -= self.styles.scrollbar_size_vertical
-        natural: dict[str, int] = {}
+        best, best_cut = None, None
         for cols in self.layouts:
             natural = {col: max([cell_len(self.labels.get(col, col)), self.least.get(col, 0),
                                  *(r[col].cell_len for r in rows if col in r)]) for col in cols}
             if not self.size.width:  # not laid out yet: on_resize lays it out again
                 return natural
             widths = fit_columns(natural, room - 2 * self.cell_padding * len(cols), self.give_way)
-            if widths is not None:
-                return widths
-        return natural  # too narrow even for the smallest layout: it scrolls
+            if widths is None:
+                continue
+            shown = {*cols, *(c for col in cols for c in self.covers.get(col, ()))}
+            left_out = [col for col in self.layouts[0] if col not in shown]
+            cut = sum(max(0, r[col].cell_len - widths[col]) for r in rows for col in cols if col in r) \
+                + sum(r[col].cell_len for r in rows for col in left_out if col in r)
+            if best_cut is None or cut < best_cut:
+                best, best_cut = widths, cut
+            if not cut:
+                break
+        return best if best is not None else natural  # too narrow even for the smallest layout: it scrolls
 
     def selected_key(self) -> str | None:
         if not self.row_count:
@@ -247,6 +285,7 @@ class CallList(FittedTable):
     LAYOUTS = (("#", "dir", "number", "name", "state", "time", "reason"),
                ("#", "dir", "who", "outcome", "time"))  # outcome: the state, or a failed call's reason
     LABELS = {"outcome": "state"}
+    COVERS = {"who": ("number", "name"), "outcome": ("state", "reason")}
     GIVE_WAY = {"number": 6, "name": 6, "reason": 8, "who": 8, "outcome": 12}
     LEAST = {"time": 5}  # "59:59"; a longer call widens the column on the next tick
 
@@ -274,9 +313,10 @@ class CallList(FittedTable):
         """Every column's cell, for both layouts."""
         failed = f"{c.code} {c.reason}" if c.code >= 300 else ""
         state = Text(c.state.value + (" ⊕" if c.conference else ""), style=state_style(self, c.state))
+        who = c.who.removeprefix("sip:")  # the scheme says nothing here (sips: stays); the detail box has it
         return {
             "#": str(c.id), "dir": "in" if c.dir == "i" else "out",
-            "number": Text(c.who), "name": Text(c.dn), "who": Text(c.dn or c.who),
+            "number": Text(who), "name": Text(c.dn), "who": Text(c.dn or who),
             "state": state, "outcome": Text(failed, style=state.style) if failed else state,
             "time": duration(c, now), "reason": Text(failed),
         }
@@ -343,6 +383,9 @@ class CallDetail(Static):
         text.append(f"  {call.state.value}", style=state_style(self, call.state))
         if call.code >= 300:
             text.append(f"  {call.code} {call.reason}")
+        if call.dtmf:
+            text.append("\nDTMF sent: ")
+            text.append(call.dtmf, style="bold")
         if call.state is CallState.CONNECTED and (self.levels is not None or self.muted):
             text.append("\n")
             mic, spk = self.levels or (0, 0)
@@ -360,6 +403,27 @@ class CallDetail(Static):
             text.append("\n")
             text.append(call.info_link, style=Style(underline=True, link=call.info_link))
         return text
+
+
+class PhoneFooter(Footer):
+    """The footer with the focused pane's keys; the palette, help and quit
+    are pinned to its right end, so they show at any width and wherever the
+    focus is (the pane's keys give way on the left)."""
+
+    PINNED = ("command_palette", "help", "quit")
+
+    def compose(self) -> ComposeResult:
+        from textual.containers import HorizontalGroup
+
+        pinned = []
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and widget.action.removeprefix("app.") in self.PINNED:
+                pinned.append(widget)
+            else:
+                yield widget
+        pinned.sort(key=lambda w: self.PINNED.index(w.action.removeprefix("app.")))
+        with HorizontalGroup(id="pinned-keys"):
+            yield from pinned
 
 
 class LogPane(RichLog):
