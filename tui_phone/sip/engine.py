@@ -72,6 +72,43 @@ class CallEnded:
 
 
 @dataclass(frozen=True)
+class CallRedirected:
+    """The far end answered 3xx and we follow it to ``target`` (or, with
+    ``reason``, did not: the target needs the user's confirmation)."""
+
+    id: int
+    target: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RemoteReason:
+    """The far end's Reason header (Q.850 cause or SIP reason) on a call."""
+
+    id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Call ``id`` is being recorded to ``path`` ("" = recording stopped)."""
+
+    id: int
+    path: str
+
+
+@dataclass(frozen=True)
+class Voicemail:
+    """Message summary (RFC 3842) of an account: ``uri`` is the Message-Account to call."""
+
+    account: str
+    waiting: bool
+    new: int = 0
+    old: int = 0
+    uri: str = ""
+
+
+@dataclass(frozen=True)
 class CallRemoved:
     """Published right after CallEnded: the call leaves the model."""
 
@@ -166,6 +203,7 @@ class Log:
 
 
 Event = (RegState | CallAdded | CallProgress | CallEnded | CallRemoved | CallInfoSet | Presence
+         | CallRedirected | RemoteReason | Recording | Voicemail
          | OwnStatus | TeamLoaded | HistoryAdded | MissedSeen | Message | MessagesRead | ConferenceSet | AudioState
          | Log)
 
