@@ -87,7 +87,8 @@ class Call:
     info: str | None = None  # CallInfo text from an app
     info_link: str | None = None
     reason_remote: str = ""  # the far end's Reason header
-    recording: str = ""  # WAV file while (or once) recorded
+    recording: bool = False  # being recorded now
+    recording_file: str = ""  # the WAV file, once a recording started
     redirected_to: str = ""  # the last 3xx target followed (or refused)
 
     @property
@@ -209,11 +210,11 @@ def reduce(state: State, event: Event) -> State:
             return _replace_call(state, id, dict(redirected_to=target)) if state.call(id) else state
         case RemoteReason(id=id, text=text):
             return _replace_call(state, id, dict(reason_remote=text)) if state.call(id) else state
-        case Recording(id=id, path=path):
+        case Recording(id=id, path=path, on=on):
             call = state.call(id)
-            if call is None or call.recording == path:
+            if call is None or (call.recording, call.recording_file) == (on, path):
                 return state
-            return _replace_call(state, id, dict(recording=path))
+            return _replace_call(state, id, dict(recording=on, recording_file=path))
         case Voicemail(account=name):
             if all(a.voicemail == event for a in state.accounts if a.name == name):
                 return state
@@ -279,7 +280,7 @@ def model(state: State) -> dict:
         if c.conference:
             item["conference"] = True
         for key in ("callerid", "cat", "bind", "info", "info_link", "reason_remote", "redirected_to",
-                    "recording"):
+                    "recording", "recording_file"):
             if getattr(c, key):
                 item[key] = getattr(c, key)
         calls.append(item)

@@ -73,12 +73,14 @@ class CallEnded:
 
 @dataclass(frozen=True)
 class CallRedirected:
-    """The far end answered 3xx and we follow it to ``target`` (or, with
-    ``reason``, did not: the target needs the user's confirmation)."""
+    """The call goes to ``target`` instead: a 3xx we follow, or our own
+    forwarding. With ``reason`` it was not followed; ``ask`` says the dial
+    policy wants the user's confirmation (a new call, asked like a link)."""
 
     id: int
     target: str
     reason: str = ""
+    ask: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,11 @@ class RemoteReason:
 
 @dataclass(frozen=True)
 class Recording:
-    """Call ``id`` is being recorded to ``path`` ("" = recording stopped)."""
+    """Call ``id`` is recorded to ``path``; ``on`` False once it stopped (the file stays)."""
 
     id: int
     path: str
+    on: bool = True
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from ..commands import (
     Retrieve,
     Conference,
     Mute,
+    Record,
     SendSms,
     SetAudio,
     SetStatus,
@@ -45,10 +46,12 @@ from ..commands import (
     Watch,
 )
 from ..config import AccountConfig, Config, password_for
+from .depth import SipDepth
 from .engine import (
     CallAdded,
     CallEnded,
     CallProgress,
+    CallRedirected,
     CallRemoved,
     AudioState,
     CallState,
@@ -59,7 +62,9 @@ from .engine import (
     Message,
     OwnStatus,
     Presence,
+    Recording,
     RegState,
+    RemoteReason,
     parse_pidf,
     parse_remote,
     presence_status,
@@ -143,6 +148,9 @@ class _Account(pj.Account):
     def onInstantMessageStatus(self, prm):
         self.engine._guard(self.engine._message_status, prm)
 
+    def onMwiInfo(self, prm):
+        self.engine._guard(self.engine._mwi, self, prm)
+
 
 class _Buddy(pj.Buddy):
     def __init__(self, engine: "PjEngine", uri: str):
@@ -162,6 +170,7 @@ PUBLISHED = {
     "available": (True, pj.PJRPID_ACTIVITY_UNKNOWN, "Available"),
     "unavailable": (True, pj.PJRPID_ACTIVITY_AWAY, "Unavailable"),
     "in-call": (True, pj.PJRPID_ACTIVITY_BUSY, "In call"),
+    "dnd": (True, pj.PJRPID_ACTIVITY_BUSY, "Do not disturb"),
 }
 
 
@@ -175,9 +184,19 @@ class _Call(pj.Call):
         self.dtmf_due = 0.0
         self.media_on = False  # audio flows (early media or connected): no generated ringback
         self.answered = False  # we sent 200 OK: no more ring while the ACK is on its way
+        self.visited: list[str] = []  # the target dialled and every 3xx target followed
+        self.due, self.due_action = 0.0, ""  # a timed action while ringing: "answer" or "forward"
 
     def onCallState(self, prm):
+        self.engine._guard(self.engine._remote_reason, self, prm)
         self.engine._guard(self.engine._call_state, self)
+
+    def onCallRedirected(self, prm):
+        try:
+            return self.engine._redirected(self, prm)
+        except Exception as e:  # noqa: BLE001 - callbacks must not raise into C
+            self.engine.emit(Log("error", f"SIP engine: {_error_text(e)}", time.time()))
+            return pj.PJSIP_REDIRECT_STOP
 
     def onCallMediaState(self, prm):
         self.engine._guard(self.engine._media_state, self)
@@ -195,7 +214,7 @@ class _Call(pj.Call):
         self.engine.emit(Log("info", f"call {self.cid}: DTMF {prm.digit} received", time.time()))
 
 
-class PjEngine(Engine):
+class PjEngine(Engine, SipDepth):
     """Engine on pjsua2. ``submit`` is thread-safe; everything else that
     touches pjsua2 runs on ``self._thread``."""
 
@@ -221,6 +240,8 @@ class PjEngine(Engine):
         self._audio_check_at = 0.0
         self._chosen = "available"  # the user's status; in-call overrides it while a call is live
         self._published = "available"
+        self._recorders = None  # CallRecorders, created with the endpoint
+        self._unknown = None  # the 501 module for unknown methods
         self.emit: Emit = lambda e: None
         self.local_address = ""  # host:port of the SIP transport, once started
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -281,6 +302,7 @@ class PjEngine(Engine):
             self._post_dial()
             self._probe_registrars()
             self._guard(self._audio_tick)
+            self._guard(self._call_timers)
             if self._status_due:
                 self._status_due = False
                 self._guard(self._auto_status)
@@ -324,6 +346,7 @@ class PjEngine(Engine):
         if self.log_path:
             cfg.logConfig.filename = self.log_path
         ep.libInit(cfg)
+        self._init_depth()
         self._transports: dict[str, int] = {}
         first = self.config.accounts[0]
         for acc in self.config.accounts:
@@ -459,8 +482,9 @@ class PjEngine(Engine):
         if acc.bind:
             cfg.mediaConfig.transportConfig.boundAddress = acc.bind
             cfg.mediaConfig.transportConfig.publicAddress = acc.bind
-        cfg.mediaConfig.transportConfig.port = 40000
-        cfg.mediaConfig.transportConfig.portRange = 1000
+        cfg.mediaConfig.transportConfig.port = self.config.sip["rtp_port"]
+        cfg.mediaConfig.transportConfig.portRange = self.config.sip["rtp_port_range"]
+        cfg.mwiConfig.enabled = acc.voicemail_subscribe
         a = _Account(self, acc)
         a.create(cfg, make_default=not self._accounts)
         self._accounts[acc.name] = a
@@ -496,6 +520,8 @@ class PjEngine(Engine):
                 return self._set_audio(i, o, r)
             case Split(id=cid):
                 return self._split(cid)
+            case Record(id=cid, on=on):
+                return self._record(cid, on)
         call = self._find(command)
         if call is None:
             return Result.fail(self._nothing_to(command))
@@ -805,6 +831,7 @@ class PjEngine(Engine):
         call = _Call(self, acc, cid)
         sip, num, dn = parse_remote(uri)
         call.dtmf = cmd.dtmf
+        call.visited = [uri]
         call.added = CallAdded(cid, "o", sip, num, dn, name, "", time.time(),
                                cmd.callerid, cmd.cat, cmd.bind)
         self._calls[cid] = call
@@ -834,6 +861,8 @@ class PjEngine(Engine):
         info = call.getInfo()
         sip, num, dn = parse_remote(info.remoteUri)
         self.emit(CallAdded(cid, "i", sip, num, dn, acc.cfg.name, info.callIdString, time.time()))
+        if self._screen(acc, call, prm):
+            return
         if self._chosen == "unavailable":  # seed 003: unavailable means calls do not ring through
             busy = pj.CallOpParam()
             busy.statusCode = REJECT_CODE
@@ -843,6 +872,7 @@ class PjEngine(Engine):
         ring = pj.CallOpParam()
         ring.statusCode = 180
         call.answer(ring)
+        self._schedule(acc, call, prm)
 
     def _announce(self, call: _Call, guid: str) -> None:
         """Emit an outgoing call's CallAdded once, with its SIP Call-ID as guid."""
@@ -855,6 +885,7 @@ class PjEngine(Engine):
         self._announce(call, info.callIdString)
         st, code, reason = info.state, info.lastStatusCode, info.lastReason
         if st == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self._recorders.stop(call.cid)
             if self._calls.pop(call.cid, None) is not None:
                 self._dead.append(call)  # dropped after this callback returns
                 self._end(call.cid, code, reason)
@@ -907,6 +938,7 @@ class PjEngine(Engine):
                 dst = self._audio.playback_media if self._audio else mgr.getPlaybackDevMedia()
                 src.startTransmit(aud)
                 aud.startTransmit(dst)
+                self._record_media(call, aud, src)
             remote_hold |= mi.status == pj.PJSUA_CALL_MEDIA_REMOTE_HOLD
         if call.cid in self._conf:
             self._bridge()
@@ -940,11 +972,15 @@ class PjEngine(Engine):
         self._calls.clear()
         self._dead.clear()
         self._accounts.clear()
+        self._recorders.close()
         if self._audio is not None:
             self._audio.close()  # its ports must go before libDestroy
             self._audio = None
 
     def _destroy(self) -> None:
+        if self._unknown is not None:
+            self._unknown.close()
+            self._unknown = None
         gc.collect()
         try:
             self.ep.libDestroy()
