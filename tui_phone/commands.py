@@ -18,6 +18,7 @@ class Source(str, Enum):
     SOCKET = "socket"
     LINK = "link"
     HTTP = "http"
+    REDIRECT = "redirect"  # a 3xx target the far end sent us to
 
 
 @dataclass(frozen=True)

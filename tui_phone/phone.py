@@ -17,6 +17,7 @@ from typing import Callable, Protocol
 from .commands import (
     ENGINE_COMMANDS,
     CallInfo,
+    CallVoicemail,
     Command,
     PrepareCall,
     Result,
@@ -25,7 +26,7 @@ from .commands import (
     Watch,
 )
 from .config import Config
-from .sip.engine import CallAdded, CallInfoSet, Engine, Event, HistoryAdded, Log, TeamLoaded
+from .sip.engine import CallAdded, CallInfoSet, CallRedirected, Engine, Event, HistoryAdded, Log, TeamLoaded
 from .store import Account, State, reduce
 
 Subscriber = Callable[[State, Event], None]
@@ -190,6 +191,8 @@ class Phone:
     def post(self, event: Event) -> None:
         if isinstance(event, CallAdded):
             event = self._name_for(event)
+        if isinstance(event, CallRedirected) and event.ask and self.loop is not None:
+            self.loop.create_task(self._offer_redirect(event))
         new = reduce(self.state, event)
         if new is self.state:
             return
@@ -199,6 +202,27 @@ class Phone:
                 fn(new, event)
             except Exception as e:  # noqa: BLE001 - one bad subscriber must not stop the others
                 self.state = reduce(self.state, Log("error", f"subscriber failed: {e!r}", time.time()))
+
+    async def _offer_redirect(self, event: CallRedirected) -> None:
+        """A 3xx target the dial policy flags: offered as a new call, asked
+        (or refused headless) exactly like a link."""
+        result = await self.execute(StartCall(event.target), Source.REDIRECT)
+        if not result.ok:
+            self.log("warning", f"redirect to {event.target}: {result.error}")
+
+    def voicemail_target(self, account: str | None = None) -> str | None:
+        """The number to dial for voicemail: the account's ``voicemail`` setting,
+        else the Message-Account URI of its last NOTIFY. Without ``account``,
+        the first account with new messages, else the default one."""
+        accounts = {a.name: a for a in self.state.accounts}
+        if account is None:
+            waiting = [a for a in self.state.accounts if a.voicemail and a.voicemail.waiting]
+            account = (waiting or list(self.state.accounts))[0].name
+        cfg = next((a for a in self.config.accounts if a.name == account), None)
+        if cfg is None:
+            return None
+        box = accounts[account].voicemail
+        return cfg.voicemail or (box.uri if box else "") or ""
 
     def log(self, level: str, text: str) -> None:
         self.post(Log(level, text, time.time()))
@@ -224,6 +248,19 @@ class Phone:
                 if not self.config.policy["allow_unconfirmed"]:
                     return Result.fail(f"refused: {reason} (headless; set policy.allow_unconfirmed "
                                        "= true to dial such numbers without asking)", "refused")
+        if isinstance(command, CallVoicemail):
+            target = self.voicemail_target(command.account)
+            if target is None:
+                return Result.fail(f"no account named {command.account!r}", "not_found")
+            if not target:
+                return Result.fail("no voicemail number: set voicemail in the account, or wait for the "
+                                   "PBX's message summary", "not_found")
+            account = command.account or next((a.name for a in self.state.accounts
+                                               if a.voicemail and a.voicemail.waiting), None)
+            configured = any(a.voicemail == target for a in self.config.accounts)
+            # a Message-Account URI from a NOTIFY (anyone can send one) passes the dial policy
+            return await self.execute(StartCall(target, account=account),
+                                      Source.KEYBOARD if configured else Source.REDIRECT)
         if isinstance(command, PrepareCall):
             if self.ui is None:
                 return Result.fail("PrepareCall needs the TUI (this instance is headless)", "refused")

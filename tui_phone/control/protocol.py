@@ -13,10 +13,12 @@ from typing import Any
 from ..commands import (
     STATUSES,
     CallInfo,
+    CallVoicemail,
     Command,
     Conference,
     ConnectCall,
     Mute,
+    Record,
     SetAudio,
     DisconnectCall,
     Dtmf,
@@ -38,7 +40,7 @@ LOCAL = {"GetState", "Subscribe", "OpenUrl"}
 REQUESTS = {
     "StartCall", "PrepareCall", "ConnectCall", "DisconnectCall", "CallInfo", "Hold",
     "Retrieve", "Dtmf", "Transfer", "SetStatus", "SendSms", "Conference", "Split", "Mute", "SetAudio",
-    *LOCAL,
+    "Record", "CallVoicemail", *LOCAL,
 }
 
 
@@ -211,6 +213,11 @@ def to_command(msg: dict, region: str = "US", external_prefix: str = "") -> Comm
             return SetAudio(**names)
         case "Split":
             return Split(cid)
+        case "Record":
+            on = _field(msg, "on", bool)
+            return Record(cid, True if on is None else on)
+        case "CallVoicemail":
+            return CallVoicemail(_field(msg, "account", str))
         case "SendSms":
             text = _field(msg, "text", str, required=True)
             if not text.strip() or len(text) > 2000:
