@@ -14,7 +14,7 @@ from ..commands import ConnectCall, Record, Result
 from . import codecs
 from .callrules import intercom, same_host, screen
 from .engine import CallRedirected, CallState, Log, Recording, RemoteReason
-from .headers import reason_text
+from .headers import contact_for, reason_text
 from .mwi import parse_summary
 from .recording import CallRecorders, file_name, private_file, recordings_dir
 from .redirect import refuse
@@ -55,7 +55,7 @@ class SipDepth:
     def _redirected(self, call, prm) -> int:
         """Follow a 3xx Contact unless it loops, is one hop too many, or the dial
         policy wants a confirmation (then a new call is offered, asked like a link)."""
-        target = prm.targetUri.strip("<>")
+        target = contact_for(prm.targetUri.strip("<>"), _rx_msg(prm))
         if not call.visited:
             call.visited = [call.getInfo().remoteUri]
         why, ask = refuse(call.visited, target, self.config)

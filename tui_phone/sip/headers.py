@@ -33,3 +33,19 @@ def reason_text(msg: str) -> str:
             where = f"{proto} cause {cause.group(1)}" if cause else proto
             parts.append(f"{words} ({where})" if words else where)
     return "; ".join(p for p in parts if p)[:200]
+
+
+def _without_port(uri: str) -> str:
+    scheme, _, rest = uri.partition(":")
+    user, at, host = rest.rpartition("@")
+    return f"{scheme}:{user}{at}{host.split(';', 1)[0].split(':', 1)[0]}".lower()
+
+
+def contact_for(target: str, msg: str) -> str:
+    """The Contact URI of a 3xx that ``target`` came from, port included
+    (pjsua2's ``targetUri`` prints without it); ``target`` when none matches."""
+    for value in header_values(msg, "contact"):
+        for uri in re.findall(r"<([^>]+)>", value) or [value.split(";", 1)[0]]:
+            if _without_port(uri) == _without_port(target.split(";", 1)[0]):
+                return uri.split("?", 1)[0]
+    return target
