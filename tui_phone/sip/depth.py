@@ -102,7 +102,7 @@ class SipDepth:
         h.hName, h.hValue = "Contact", f"<{uri}>"
         op.txOption.headers.append(h)
         self.emit(CallRedirected(call.cid, uri))
-        call.hangup(op)
+        call.answer(op)  # a final 3xx; hangup() would send pjsua's own Contact instead of ours
         self._log("info", f"call {call.cid}: forwarded to {uri} ({why})")
 
     def _schedule(self, acc, call, prm) -> None:
