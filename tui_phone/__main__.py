@@ -225,6 +225,12 @@ def cmd_contacts(args) -> int:
 
 
 def cmd_audio(args) -> int:
+    if args.action == "codecs":
+        from .config import CODECS
+
+        for codec in CODECS:  # the bundled pjsua2 build's codecs (a contract test checks the list)
+            print(codec)
+        return OK
     try:
         from .sip.audio import list_devices
 
@@ -281,8 +287,8 @@ def build_parser():
         "make tui-phone the desktop handler for tel:, callto:, sip:, … links")
     add("contacts", cmd_contacts, "import or export contacts as vCard (3.0 and 4.0 read, 3.0 written)",
         (("action",), {"choices": ["import", "export"]}), (("file",), {"metavar": "FILE.vcf"}))
-    add("audio", cmd_audio, "list sound devices ([audio] input/output/ring match by name)",
-        (("action",), {"choices": ["devices"]}))
+    add("audio", cmd_audio, "list sound devices ([audio] input/output/ring match by name) or codecs",
+        (("action",), {"choices": ["devices", "codecs"]}))
     cfg = sub.add_parser("config", help="configuration tools")
     cfg_sub = cfg.add_subparsers(metavar="ACTION", required=True)
     check = cfg_sub.add_parser("check", help="validate the config file")
