@@ -95,3 +95,29 @@ def test_auto_answer_with_baresip_calling(headless, baresip_factory):
     bob.wait_event("CALL_ESTABLISHED", 10)
     phone.wait_call_state("Connected", 5)
     bob.hangup()
+
+
+def test_intercom_from_the_registrar_is_answered_at_once(headless, sipp_dir):
+    port = free_udp_port()
+    pbx = sipp_uas(sipp_dir, port, str(SCENARIOS / "uas-register-intercom.xml"), extra_args=["-m", "20"])
+    phone = headless(f'[[accounts]]\nname = "alice"\nuri = "sip:alice@127.0.0.1:{port}"\n'
+                     f'registrar = "sip:127.0.0.1:{port}"\nbind = "127.0.0.1"\n\n[answer]\nintercom = true\n')
+    c = phone.wait_call_state("Connected", 10)
+    assert phone.call_states(c["id"])[0] == "Alerting"
+    phone.wait_for(lambda m: not m["calls"], 10, "the page ended")
+    assert "SIP/2.0 200 OK" in pbx.messages().split("INVITE sip:alice", 1)[1]
+    pbx.stop()
+
+
+def test_intercom_header_from_anyone_else_just_rings(headless, sipp_dir, tmp_path):
+    phone = headless(direct("alice") + "\n[answer]\nintercom = true\n")
+    scenario = (SCENARIOS / "uac-bye.xml").read_text().replace(
+        "Max-Forwards: 70\n      Allow:", "Max-Forwards: 70\n      Call-Info: <sip:127.0.0.1>;answer-after=0\n      Allow:", 1)
+    (tmp_path / "paging.xml").write_text(scenario)
+    uac = sipp_uac(sipp_dir, phone.sip_address, "alice", str(tmp_path / "paging.xml"), timeout=10)
+    c = phone.wait_call_state("Alerting", 5)
+    time.sleep(1.5)
+    assert phone.call_states(c["id"]) == ["Alerting"]  # not from the registrar: rings like any call
+    assert "Call-Info: <sip:127.0.0.1>;answer-after=0" in uac.messages()
+    phone.api({"mt": "DisconnectCall", "id": c["id"]})
+    uac.stop()
