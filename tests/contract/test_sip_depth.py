@@ -146,3 +146,11 @@ def test_rtp_port_range_and_codec_order_in_the_offer(headless, sipp_dir):
     assert payloads[:3] == ["9", "8", "0"], payloads  # G722, PCMA, PCMU in that order
     names = set(re.findall(r"^a=rtpmap:\d+ ([^/]+)/", offer, re.M))
     assert names == {"G722", "PCMA", "PCMU", "telephone-event"}, names  # every other codec is disabled
+
+
+def test_reason_of_a_cancel_is_kept_with_the_missed_call(headless, sipp_dir):
+    phone = headless(direct("alice"))
+    uac = sipp_uac(sipp_dir, phone.sip_address, "alice", str(SCENARIOS / "uac-cancel-reason.xml"))
+    assert uac.wait(10) == 0, uac.messages()[-2000:]
+    rows = history(phone)
+    assert rows and (rows[0].kind, rows[0].reason_remote) == ("missed", "Call completed elsewhere (SIP cause 200)")

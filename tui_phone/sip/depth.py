@@ -48,7 +48,8 @@ class SipDepth:
     def _remote_reason(self, call, prm) -> None:
         msg = _rx_msg(prm)
         text = reason_text(msg) if msg else ""
-        if text:
+        if text and text != call.reason_remote:
+            call.reason_remote = text
             self.emit(RemoteReason(call.cid, text))
 
     # ----- 3xx ------------------------------------------------------------------

@@ -185,11 +185,15 @@ class _Call(pj.Call):
         self.media_on = False  # audio flows (early media or connected): no generated ringback
         self.answered = False  # we sent 200 OK: no more ring while the ACK is on its way
         self.visited: list[str] = []  # the target dialled and every 3xx target followed
+        self.reason_remote = ""  # the far end's last Reason header
         self.due, self.due_action = 0.0, ""  # a timed action while ringing: "answer" or "forward"
 
-    def onCallState(self, prm):
+    def onCallState(self, prm):  # a final response to our INVITE arrives here only
         self.engine._guard(self.engine._remote_reason, self, prm)
         self.engine._guard(self.engine._call_state, self)
+
+    def onCallTsxState(self, prm):  # requests in the call (BYE, CANCEL …)
+        self.engine._guard(self.engine._remote_reason, self, prm)
 
     def onCallRedirected(self, prm):
         try:
