@@ -1,0 +1,61 @@
+"""The TUI side of SIP depth, real engine and sipp: R records the call
+(● REC in the status line and detail), the status line shows ✉ N after a
+message-summary NOTIFY and v dials the voicemail, s leaves do-not-disturb."""
+
+from tests.peers import SCENARIOS, sipp_uac, sipp_uas
+from tests.ui.test_app import config, until
+from tui_phone.app import make_app
+from tui_phone.sip.engine import CallState
+from tui_phone.ui.panes import CallDetail, StatusBar
+
+
+async def test_r_records_the_connected_call(sipp_dir, tmp_path):
+    uas = sipp_uas(sipp_dir, scenario="uas-fast")
+    app = make_app(config(f'\n[audio]\nnull = true\n\n[recording]\ndir = "{tmp_path / "rec"}"\n'))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        await pilot.press(*f"sip:service@127.0.0.1:{uas.port}", "enter")
+        await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
+                    what="Connected")
+        await pilot.press("escape", "R")
+        await until(pilot, lambda: app.state.calls[0].recording, what="recording")
+        await pilot.pause(0.1)
+        assert "● REC" in str(app.query_one(StatusBar).render())
+        assert "● REC" in str(app.query_one(CallDetail).render())
+        await pilot.press("R")
+        await until(pilot, lambda: not app.state.calls[0].recording, what="stopped")
+        await pilot.pause(0.1)
+        assert "● REC" not in str(app.query_one(StatusBar).render())
+        assert [p.name for p in (tmp_path / "rec").iterdir()] == [app.state.calls[0].recording_file.rsplit("/", 1)[1]]
+        await pilot.press("h")
+        await until(pilot, lambda: not app.state.calls, what="hung up")
+
+
+async def test_voicemail_count_and_v_dials_the_box(sipp_dir):
+    uas = sipp_uas(sipp_dir, scenario="uas-fast")
+    app = make_app(config(f'voicemail = "sip:vm@127.0.0.1:{uas.port}"\n'))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        uac = sipp_uac(sipp_dir, app.phone.engine.local_address, "alice", str(SCENARIOS / "uac-mwi-notify.xml"))
+        await until(pilot, lambda: app.state.voicemail["new"] == 2, what="voicemail NOTIFY")
+        assert uac.wait(10) == 0
+        await pilot.pause(0.1)
+        assert "✉ 2" in str(app.query_one(StatusBar).render())
+        await pilot.press("escape", "v")
+        await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
+                    what="voicemail call")
+        assert app.state.calls[0].sip == f"sip:vm@127.0.0.1:{uas.port}"
+        await pilot.press("h")
+        await until(pilot, lambda: not app.state.calls, what="hung up")
+
+
+async def test_dnd_from_the_palette_and_s_back_to_available():
+    app = make_app(config())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        await app.run_action("set_status('dnd')")
+        await until(pilot, lambda: app.state.status == "dnd", what="dnd")
+        await pilot.pause(0.1)
+        assert "status: dnd" in str(app.query_one(StatusBar).render())
+        await pilot.press("escape", "s")
+        await until(pilot, lambda: app.state.status == "available", what="available again")
