@@ -2,33 +2,40 @@
 (● REC in the status line and detail), the status line shows ✉ N after a
 message-summary NOTIFY and v dials the voicemail, s leaves do-not-disturb."""
 
-from tests.peers import SCENARIOS, sipp_uac, sipp_uas
+from tests.contract.conftest import baresip_factory  # noqa: F401 (fixture)
+from tests.contract.test_recording import samples
+from tests.peers import SCENARIOS, baresip_account, sipp_uac, sipp_uas
+from tests.sound import tone
 from tests.ui.test_app import config, until
 from tui_phone.app import make_app
 from tui_phone.sip.engine import CallState
 from tui_phone.ui.panes import CallDetail, StatusBar
 
 
-async def test_r_records_the_connected_call(sipp_dir, tmp_path):
-    uas = sipp_uas(sipp_dir, scenario="uas-fast")
+async def test_r_records_the_tone_baresip_plays(baresip_factory, tmp_path):  # noqa: F811
+    bob = baresip_factory(baresip_account("bob"))  # auto-answer, plays 440 Hz
     app = make_app(config(f'\n[audio]\nnull = true\n\n[recording]\ndir = "{tmp_path / "rec"}"\n'))
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
-        await pilot.press(*f"sip:service@127.0.0.1:{uas.port}", "enter")
+        await pilot.press(*bob.uri, "enter")
         await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
                     what="Connected")
         await pilot.press("escape", "R")
         await until(pilot, lambda: app.state.calls[0].recording, what="recording")
-        await pilot.pause(0.1)
+        await pilot.pause(2.5)
         assert "● REC" in str(app.query_one(StatusBar).render())
         assert "● REC" in str(app.query_one(CallDetail).render())
         await pilot.press("R")
         await until(pilot, lambda: not app.state.calls[0].recording, what="stopped")
         await pilot.pause(0.1)
         assert "● REC" not in str(app.query_one(StatusBar).render())
-        assert [p.name for p in (tmp_path / "rec").iterdir()] == [app.state.calls[0].recording_file.rsplit("/", 1)[1]]
+        path = app.state.calls[0].recording_file
+        assert [str(p) for p in (tmp_path / "rec").iterdir()] == [path]
         await pilot.press("h")
         await until(pilot, lambda: not app.state.calls, what="hung up")
+    x, rate = samples(path)
+    hz, share, _ = tone(x[rate // 2:], rate)
+    assert abs(hz - 440) < 20 and share > 0.8, (hz, share)
 
 
 async def test_voicemail_count_and_v_dials_the_box(sipp_dir):
