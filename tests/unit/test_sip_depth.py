@@ -119,3 +119,8 @@ def test_cli_lists_codecs():
     out = subprocess.run([sys.executable, "-m", "tui_phone", "audio", "codecs"], capture_output=True, text=True,
                          timeout=30)
     assert out.returncode == 0 and out.stdout.split() == list(CODECS)
+
+
+def test_recording_dirs_created_on_the_way_are_private(tmp_path):
+    private_file(tmp_path / "a" / "b", "x.wav")
+    assert stat.S_IMODE(os.stat(tmp_path / "a").st_mode) == 0o700

@@ -140,9 +140,7 @@ class SipDepth:
         if call is None:
             return Result.fail(f"no call with id {cid}" if cid is not None else "no active call", "not_found")
         if not on:
-            path = self._recorders.stop(call.cid)
-            if path:
-                self.emit(Recording(call.cid, path, False))
+            self._stop_recording(call)
             return Result(True, call.cid)
         if call.getInfo().state != pj.PJSIP_INV_STATE_CONFIRMED:
             return Result.fail("recording needs a connected call", "conflict")
@@ -162,6 +160,12 @@ class SipDepth:
         self._recorders.start(call.cid, path)
         self.emit(Recording(call.cid, str(path)))
         self._log("info", f"call {call.cid}: recording to {path}")
+
+    def _stop_recording(self, call) -> None:
+        """Close the call's WAV (if any); the model keeps the file, no longer ● REC."""
+        path = self._recorders.stop(call.cid)
+        if path:
+            self.emit(Recording(call.cid, path, False))
 
     def _record_media(self, call, aud, mic) -> None:
         answered = (pj.PJSIP_INV_STATE_CONNECTING, pj.PJSIP_INV_STATE_CONFIRMED)

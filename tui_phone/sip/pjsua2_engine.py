@@ -889,7 +889,7 @@ class PjEngine(Engine, SipDepth):
         self._announce(call, info.callIdString)
         st, code, reason = info.state, info.lastStatusCode, info.lastReason
         if st == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self._recorders.stop(call.cid)
+            self._stop_recording(call)
             if self._calls.pop(call.cid, None) is not None:
                 self._dead.append(call)  # dropped after this callback returns
                 self._end(call.cid, code, reason)

@@ -31,9 +31,10 @@ def file_name(when: float, direction: str, number: str) -> str:
 
 
 def private_file(folder: Path, name: str) -> Path:
-    """Create ``folder/name`` empty with mode 0600 (``-1``, ``-2`` … if it exists)."""
-    if not folder.is_dir():
-        folder.mkdir(mode=0o700, parents=True)
+    """Create ``folder/name`` empty with mode 0600 (``-1``, ``-2`` … if it exists);
+    every directory created on the way is 0700."""
+    for d in reversed([p for p in (folder, *folder.parents) if not p.exists()]):
+        d.mkdir(mode=0o700)
     stem, n = name[:-4], 0
     while True:
         path = folder / (name if n == 0 else f"{stem}-{n}.wav")
