@@ -127,9 +127,12 @@ def cmd_status(args) -> int:
         state = "registered" if a["registered"] else f"unregistered {a['code']} {a['reason']}".rstrip()
         print(f"account {a['name']} <{a['uri']}>: {state}")
     print(f"status: {m['status']}")
+    vm = m.get("voicemail") or {}
+    if vm.get("waiting"):
+        print(f"voicemail: {vm['new']} new, {vm['old']} old")
     for c in m["calls"]:
         print(f"call {c['id']} {'in ' if c['dir'] == 'i' else 'out'} {c['num'] or c['sip']} "
-              f"{c['dn']} {c['state']}".replace("  ", " "))
+              f"{c['dn']} {c['state']}{' ● REC' if c.get('recording') else ''}".replace("  ", " "))
     if not m["calls"]:
         print("no calls")
     return OK

@@ -43,3 +43,12 @@ def test_call_voicemail_without_a_number_is_a_clear_error(headless):
     assert (r["ok"], r["kind"]) == (False, "not_found") and "no voicemail number" in r["error"]
     r = phone.api({"mt": "CallVoicemail", "account": "nobody"})
     assert r["error"] == "no account named 'nobody'"
+
+
+def test_status_prints_the_voicemail_count(headless, sipp_dir):
+    phone = headless(direct("alice"))
+    uac = sipp_uac(sipp_dir, phone.sip_address, "alice", str(SCENARIOS / "uac-mwi-notify.xml"), timeout=5)
+    assert uac.wait(10) == 0
+    phone.wait_for(lambda m: m["voicemail"]["waiting"], 5, "voicemail waiting")
+    out = phone.cli("status")
+    assert out.returncode == 0 and "voicemail: 2 new, 8 old" in out.stdout
