@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from dataclasses import replace
 import time
 from typing import Callable, Protocol
@@ -91,6 +92,9 @@ class Phone:
     # ----- lifecycle ----------------------------------------------------------
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        # events arrive via call_soon_threadsafe from the engine thread, without the UI's context
+        # (Textual's active app): work they start runs in the context the phone was started in
+        self._context = contextvars.copy_context()
         self._starting = self.loop.run_in_executor(None, self._start_engine)
         await asyncio.shield(self._starting)  # a cancelled caller must not orphan the thread's start
         self.running = True
@@ -192,7 +196,7 @@ class Phone:
         if isinstance(event, CallAdded):
             event = self._name_for(event)
         if isinstance(event, CallRedirected) and event.ask and self.loop is not None:
-            self.loop.create_task(self._offer_redirect(event))
+            self.loop.create_task(self._offer_redirect(event), context=self._context)
         new = reduce(self.state, event)
         if new is self.state:
             return

@@ -66,3 +66,24 @@ async def test_dnd_from_the_palette_and_s_back_to_available():
         assert "status: dnd" in str(app.query_one(StatusBar).render())
         await pilot.press("escape", "s")
         await until(pilot, lambda: app.state.status == "available", what="available again")
+
+
+async def test_redirect_to_a_premium_number_asks_the_user(sipp_dir):
+    from tui_phone.ui.dialogs import Confirm
+
+    premium = sipp_uas(sipp_dir, scenario="uas-fast")
+    target = f"sip:+19005550100@127.0.0.1:{premium.port}"
+    first = sipp_uas(sipp_dir, scenario="uas-redirect.xml", extra_args=["-key", "target", target])
+    app = make_app(config())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        await pilot.press(*f"sip:service@127.0.0.1:{first.port}", "enter")  # typed, but its 302 target is judged
+        await until(pilot, lambda: isinstance(app.screen, Confirm), what="confirmation")
+        await pilot.pause(0.1)
+        assert not any("+1900" in c.sip for c in app.state.calls)  # not dialled before the user says so
+        assert "+19005550100" in str(app.screen.query_one(".question").render())
+        await pilot.press("y")
+        await until(pilot, lambda: any(c.state is CallState.CONNECTED and "+19005550100" in c.sip
+                                       for c in app.state.calls), what="the confirmed call")
+        await pilot.press("h")
+        await until(pilot, lambda: not app.state.calls, what="hung up")
