@@ -13,7 +13,7 @@ import pjsua2 as pj
 from ..commands import ConnectCall, Record, Result
 from . import codecs
 from .callrules import intercom, same_host, screen
-from .engine import CallRedirected, CallState, Log, Recording, RemoteReason
+from .engine import CallRedirected, CallState, Log, Recording, RemoteReason, parse_remote
 from .headers import contact_for, reason_text
 from .mwi import parse_summary
 from .recording import CallRecorders, file_name, private_file, recordings_dir
@@ -94,7 +94,7 @@ class SipDepth:
         return False
 
     def _forward(self, acc, call, target: str, why: str) -> None:
-        from .pjsua2_engine import target_uri
+        from .pjsua2_engine import target_uri  # here: pjsua2_engine imports this module
 
         uri = target_uri(target, acc.cfg)
         op = pj.CallOpParam()
@@ -122,7 +122,7 @@ class SipDepth:
     def _call_timers(self) -> None:
         now = time.monotonic()
         for call in list(self._calls.values()):
-            if not call.due or now < call.due:
+            if not call.due or now < call.due or call.last is None:  # None: its 180 is not out yet
                 continue
             action, call.due = call.due_action, 0.0
             if call.answered or call.last is not CallState.ALERTING:
@@ -152,8 +152,6 @@ class SipDepth:
         if self._recorders.path(call.cid):
             return
         info = call.getInfo()
-        from .engine import parse_remote
-
         _, num, _ = parse_remote(info.remoteUri)
         who = num or info.remoteUri.split(":", 1)[-1].split("@", 1)[0].strip("<>\"")
         path = private_file(recordings_dir(self.config.recording["dir"]), file_name(time.time(), call.dir, who))
