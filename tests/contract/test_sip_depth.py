@@ -48,9 +48,20 @@ def test_unknown_method_gets_501(headless, sipp_dir):
     assert uac.wait(10) == 0, uac.messages()[-2000:]
     assert "SIP/2.0 501" in uac.messages()
     deadline = time.monotonic() + 3
-    while "unknown FOO request with 501" not in phone.stderr() and time.monotonic() < deadline:
+    while "FOO request with 501" not in phone.stderr() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert "answered an unknown FOO request with 501" in phone.stderr()
+    assert "answered a FOO request with 501 (unknown method)" in phone.stderr()
+
+
+def test_register_to_the_phone_gets_405_with_allow(headless, sipp_dir, tmp_path):
+    phone = headless(direct("alice"))
+    scenario = tmp_path / "uac-register.xml"
+    scenario.write_text((SCENARIOS / "uac-foo.xml").read_text().replace("FOO", "REGISTER")
+                        .replace('<recv response="501"/>', '<recv response="405"/>'))
+    uac = sipp_uac(sipp_dir, phone.sip_address, "alice", str(scenario), timeout=5)
+    assert uac.wait(10) == 0, uac.messages()[-2000:]
+    allow = re.search(r"^Allow: (.*)$", uac.messages().split("SIP/2.0 405", 1)[1], re.M)
+    assert allow and {"INVITE", "BYE", "MESSAGE"} <= set(allow.group(1).replace(" ", "").split(","))
 
 
 def test_302_is_followed_to_a_second_uas(headless, sipp_dir):

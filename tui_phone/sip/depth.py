@@ -38,7 +38,8 @@ class SipDepth:
 
         self._recorders = CallRecorders()
         self._unknown = UnknownMethods(
-            lambda method: self.emit(Log("info", f"answered an unknown {method} request with 501", time.time())))
+            lambda method, code: self._log("info", f"answered a {method} request with {code}"
+                                               f"{' (unknown method)' if code == 501 else ''}"))
         codecs.apply(self.ep, self.config.audio["codecs"])
 
     def _log(self, level: str, text: str) -> None:
