@@ -44,8 +44,9 @@ async def test_voicemail_count_and_v_dials_the_box(sipp_dir):
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
         uac = sipp_uac(sipp_dir, app.phone.engine.local_address, "alice", str(SCENARIOS / "uac-mwi-notify.xml"))
-        await until(pilot, lambda: app.state.voicemail["new"] == 2, what="voicemail NOTIFY")
-        assert uac.wait(10) == 0
+        await until(pilot, lambda: uac.returncode is not None, what="sipp's NOTIFY answered")
+        assert uac.returncode == 0, uac.messages()[-2000:] + uac.output()[-1000:]
+        await until(pilot, lambda: app.state.voicemail["new"] == 2, what="voicemail in the model")
         await pilot.pause(0.1)
         assert "✉ 2" in str(app.query_one(StatusBar).render())
         await pilot.press("escape", "v")
