@@ -129,9 +129,12 @@ def cmd_status(args) -> int:
                  else f"unregistered {a['code']} {a['reason']}".rstrip())
         print(f"account {a['name']} <{a['uri']}>: {state}")
     print(f"status: {m['status']}")
+    vm = m.get("voicemail") or {}
+    if vm.get("waiting"):
+        print(f"voicemail: {vm['new']} new, {vm['old']} old")
     for c in m["calls"]:
         print(f"call {c['id']} {'in ' if c['dir'] == 'i' else 'out'} {c['num'] or c['sip']} "
-              f"{c['dn']} {c['state']}".replace("  ", " "))
+              f"{c['dn']} {c['state']}{' ● REC' if c.get('recording') else ''}".replace("  ", " "))
     if not m["calls"]:
         print("no calls")
     return OK
@@ -263,6 +266,12 @@ def _sync(db, books) -> int:
 
 
 def cmd_audio(args) -> int:
+    if args.action == "codecs":
+        from .config import CODECS
+
+        for codec in CODECS:  # the bundled pjsua2 build's codecs (a contract test checks the list)
+            print(codec)
+        return OK
     try:
         from .sip.audio import list_devices
 
@@ -343,8 +352,8 @@ def build_parser():
         (("action",), {"choices": ["import", "export", "sync"]}),
         (("file",), {"metavar": "FILE.vcf", "nargs": "?"}),
         (("--name",), {"metavar": "N", "help": "sync only the address book named N"}))
-    add("audio", cmd_audio, "list sound devices ([audio] input/output/ring match by name)",
-        (("action",), {"choices": ["devices"]}))
+    add("audio", cmd_audio, "list sound devices ([audio] input/output/ring match by name) or codecs",
+        (("action",), {"choices": ["devices", "codecs"]}))
     cfg = sub.add_parser("config", help="configuration tools")
     cfg_sub = cfg.add_subparsers(metavar="ACTION", required=True)
     check = cfg_sub.add_parser("check", help="validate the config file")

@@ -18,12 +18,14 @@ from textual.widgets import Input, TabbedContent, TabPane
 
 from . import debuglog
 from .commands import (
+    CallVoicemail,
     Conference,
     ConnectCall,
     DisconnectCall,
     Dtmf,
     Hold,
     Mute,
+    Record,
     Result,
     Retrieve,
     SetStatus,
@@ -75,6 +77,7 @@ class TuiPhoneApp(App):
         Binding("f6", "messages", "Messages"),
         Binding("s", "toggle_status", "Status"),
         Binding("D", "audio_devices", "Audio"),
+        Binding("v", "voicemail", "Voicemail", show=False),
         Binding("q", "quit", "Quit", show=False),
     ]
 
@@ -466,6 +469,18 @@ class TuiPhoneApp(App):
         if (await self.run_command(Mute(not self.state.audio.muted))).ok:
             self.notify("microphone muted" if self.state.audio.muted else "microphone on")
 
+    async def action_record(self) -> None:
+        """Start or stop recording the selected (or connected) call."""
+        call = self.state.call(self._selected() or 0) or self.state.current()
+        if call is None:
+            self.notify("no call to record", severity="warning")
+            return
+        if (await self.run_command(Record(call.id, not call.recording))).ok:
+            self.notify("recording stopped" if call.recording else "recording (both sides, to a WAV file)")
+
+    async def action_voicemail(self) -> None:
+        await self.run_command(CallVoicemail())
+
     async def action_conference(self) -> None:
         await self.run_command(Conference())
 
@@ -535,7 +550,7 @@ class TuiPhoneApp(App):
         self.query_one("#team-list").focus()
 
     async def action_toggle_status(self) -> None:
-        await self.action_set_status("available" if self.state.status == "unavailable" else "unavailable")
+        await self.action_set_status("available" if self.state.status in ("unavailable", "dnd") else "unavailable")
 
     async def action_set_status(self, status: str) -> None:
         if (await self.run_command(SetStatus(status))).ok:

@@ -18,6 +18,7 @@ class Source(str, Enum):
     SOCKET = "socket"
     LINK = "link"
     HTTP = "http"
+    REDIRECT = "redirect"  # a 3xx target the far end sent us to
 
 
 @dataclass(frozen=True)
@@ -92,13 +93,13 @@ class Transfer:
     replaces: int | None = None
 
 
-STATUSES = ("available", "unavailable")  # what a user sets; in-call and offline are automatic
+STATUSES = ("available", "unavailable", "dnd")  # what a user sets; in-call and offline are automatic
 
 
 @dataclass(frozen=True)
 class SetStatus:
-    """Own presence: ``available`` or ``unavailable`` (set by the user),
-    ``in-call`` (automatic while a call is live)."""
+    """Own presence: ``available``, ``unavailable`` or ``dnd`` (set by the
+    user; dnd also rejects calls), ``in-call`` (automatic while a call is live)."""
 
     status: str
 
@@ -160,6 +161,21 @@ class SendSms:
 
 
 @dataclass(frozen=True)
+class Record:
+    """Start (or stop) recording call ``id`` (the connected one when None) to a WAV file."""
+
+    id: int | None = None
+    on: bool = True
+
+
+@dataclass(frozen=True)
+class CallVoicemail:
+    """Dial the voicemail of ``account`` (the first one with messages, else the default)."""
+
+    account: str | None = None
+
+
+@dataclass(frozen=True)
 class CallInfo:
     id: int
     html: str | None = None
@@ -168,12 +184,12 @@ class CallInfo:
 
 Command = (
     StartCall | PrepareCall | ConnectCall | DisconnectCall | Hold | Retrieve | Dtmf
-    | Transfer | SetStatus | Watch | SendSms | Conference | Split | Mute | CallInfo
+    | Transfer | SetStatus | Watch | SendSms | Conference | Split | Mute | CallInfo | Record | CallVoicemail
 )
 
 # Commands only the engine can carry out (they become SIP).
 ENGINE_COMMANDS = (StartCall, ConnectCall, DisconnectCall, Hold, Retrieve, Dtmf, Transfer, SetStatus, Watch,
-                   SendSms, Conference, Split, Mute, SetAudio)
+                   SendSms, Conference, Split, Mute, SetAudio, Record)
 
 
 # Why a command failed; the HTTP status and the CLI exit code come from these tables.

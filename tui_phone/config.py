@@ -78,6 +78,46 @@ def _max_calls(v: int) -> str | None:
     return None if 1 <= v <= 24 else f"must be between 1 and 24 calls (got {v})"
 
 
+def _seconds(v: int) -> str | None:
+    return None if 0 <= v <= 3600 else f"must be 0-3600 seconds (got {v})"
+
+
+def _rtp_range(v: int) -> str | None:
+    return None if 2 <= v <= 30000 else f"must be 2-30000 ports (got {v})"
+
+
+def _code(*codes: int):
+    def check(v: int) -> str | None:
+        return None if v in codes else f"must be one of {', '.join(map(str, codes))} (got {v})"
+    return check
+
+
+def _forward_target(v: str) -> str | None:
+    if v and (len(v) > 128 or any(c.isspace() or not c.isprintable() or c in "<>\"\\" for c in v)):
+        return f"must be a number or SIP URI without spaces (got {v!r})"
+    return None
+
+
+# The audio codecs of the bundled pjsua2 build (pjsua2-python 2.15.1; no Opus).
+# A name in [audio] codecs matches an id exactly or its first part ("speex" = all three).
+CODECS = ("PCMU/8000/1", "PCMA/8000/1", "G722/16000/1", "GSM/8000/1", "iLBC/8000/1", "speex/8000/1",
+          "speex/16000/1", "speex/32000/1", "L16/44100/1", "L16/44100/2")
+
+
+def codec_ids(name: str, available=CODECS) -> list[str]:
+    """The codec ids ``name`` stands for ("G722" → ["G722/16000/1"]), case-insensitive."""
+    n = name.lower()
+    return [c for c in available if c.lower() == n or c.lower().startswith(n + "/")]
+
+
+def _codecs(v: list) -> str | None:
+    for name in v:
+        if not isinstance(name, str) or not codec_ids(name):
+            return (f"unknown codec {name!r}; available: "
+                    f"{', '.join(dict.fromkeys(c.split('/')[0] for c in CODECS))} (or a full id like speex/16000)")
+    return None
+
+
 def _region(v: str) -> str | None:
     return None if re.fullmatch(r"[A-Z]{2}", v) else f"must be a two-letter region code like 'US' (got {v!r})"
 
@@ -102,6 +142,8 @@ class AccountConfig:
     tls_verify: bool = True
     stun: str = ""
     ice: bool = False
+    voicemail: str = ""
+    voicemail_subscribe: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,6 +174,9 @@ class Config:
     provisioning: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["provisioning"]))
     team: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["team"]))
     sip: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["sip"]))
+    recording: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["recording"]))
+    forward: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["forward"]))
+    answer: dict = field(default_factory=lambda: dict(SCHEMA_DEFAULTS["answer"]))
     path: Path | None = None
 
 
@@ -155,6 +200,8 @@ ACCOUNT_SCHEMA: dict[str, tuple[type, Any, Any]] = {
     "tls_verify": (bool, True, None),
     "stun": (str, "", None),
     "ice": (bool, False, None),
+    "voicemail": (str, "", _forward_target),
+    "voicemail_subscribe": (bool, False, None),
 }
 
 def _dav_url(v: str) -> str | None:
@@ -192,12 +239,18 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Any]]] = {
     "notify": {k: (str, "", _url_template) for k in ("incoming", "active", "end", "outgoing")},
     "audio": {
         "input": (str, "", None), "output": (str, "", None), "ring": (str, "", None),
-        "null": (bool, False, None),
+        "null": (bool, False, None), "codecs": (list, [], _codecs),
     },
     "ui": {"theme": (str, "tui-phone", None)},
     "provisioning": {"url": (str, "", _https_template)},
     "team": {"source": (str, "", None), "refresh": (int, 300, _positive)},
-    "sip": {"max_calls": (int, 8, _max_calls)},
+    "sip": {"max_calls": (int, 8, _max_calls), "rtp_port": (int, 40000, _port),
+            "rtp_port_range": (int, 1000, _rtp_range)},
+    "recording": {"auto": (bool, False, None), "dir": (str, "", None)},
+    "forward": {"always": (str, "", _forward_target), "busy": (str, "", _forward_target),
+                "noanswer": (str, "", _forward_target), "noanswer_after": (int, 20, _seconds)},
+    "answer": {"auto": (bool, False, None), "auto_after": (int, 0, _seconds), "intercom": (bool, False, None),
+               "dnd_code": (int, 486, _code(486, 480))},
 }
 SCHEMA_DEFAULTS = {s: {k: d for k, (_, d, _) in keys.items()} for s, keys in SCHEMA.items()}
 

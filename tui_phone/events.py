@@ -68,6 +68,46 @@ class CallEnded:
 
 
 @dataclass(frozen=True)
+class CallRedirected:
+    """The call goes to ``target`` instead: a 3xx we follow, or our own
+    forwarding. With ``reason`` it was not followed; ``ask`` says the dial
+    policy wants the user's confirmation (a new call, asked like a link)."""
+
+    id: int
+    target: str
+    reason: str = ""
+    ask: bool = False
+
+
+@dataclass(frozen=True)
+class RemoteReason:
+    """The far end's Reason header (Q.850 cause or SIP reason) on a call."""
+
+    id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Call ``id`` is recorded to ``path``; ``on`` False once it stopped (the file stays)."""
+
+    id: int
+    path: str
+    on: bool = True
+
+
+@dataclass(frozen=True)
+class Voicemail:
+    """Message summary (RFC 3842) of an account: ``uri`` is the Message-Account to call."""
+
+    account: str
+    waiting: bool
+    new: int = 0
+    old: int = 0
+    uri: str = ""
+
+
+@dataclass(frozen=True)
 class CallRemoved:
     """Published right after CallEnded: the call leaves the model."""
 
@@ -183,5 +223,6 @@ class Log:
 
 
 Event = (RegState | CallAdded | CallProgress | CallEnded | CallRemoved | CallTurnedAway | CallInfoSet | DtmfSent | Presence
+         | CallRedirected | RemoteReason | Recording | Voicemail
          | OwnStatus | TeamLoaded | HistoryAdded | MissedSeen | Message | MessagesRead | ConferenceSet | AudioState
          | Log)

@@ -17,7 +17,7 @@ from .control.server import AlreadyRunning
 from .masking import mask
 from .phone import Phone
 from .services import Services
-from .events import AudioState, CallAdded, CallEnded, CallProgress, Event, Log, RegState
+from .events import AudioState, CallAdded, CallEnded, CallProgress, Event, Log, RegState, RemoteReason, Voicemail
 from .store import State
 
 
@@ -38,6 +38,10 @@ def describe(event: Event) -> str | None:
             return f"call {i}: {s.value}" + (f" ({code} {reason})" if code >= 300 else "")
         case CallEnded(id=i, code=code, reason=reason):
             return f"call {i}: Disconnected ({code} {reason})" if code else f"call {i}: Disconnected"
+        case RemoteReason(id=i, text=text):
+            return f"call {i}: the far end says {text}"
+        case Voicemail(account=a, waiting=w, new=new, old=old):
+            return f"account {a}: voicemail {new} new, {old} old" if w else f"account {a}: no voicemail waiting"
         case AudioState(note=note) if note:
             return note
         case Log(level=level, text=text):

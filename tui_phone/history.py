@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from .events import CallRemoved, CallTurnedAway, Event
 from .store import Call, State
 
-KINDS = ("in", "out", "missed", "rejected")
-REJECT_CODES = (486, 603)  # what we answer when the user (or "unavailable") rejects
+KINDS = ("in", "out", "missed", "rejected", "forwarded")
+REJECT_CODES = (486, 603, 480)  # what we answer when the user (or "unavailable", dnd) rejects
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,9 @@ class HistoryEntry:
     duration: float
     code: int
     reason: str
+    reason_remote: str = ""  # the far end's Reason header
+    redirected_to: str = ""  # followed 3xx target, or where we forwarded the call
+    recording: str = ""  # the WAV file of the call
 
     @property
     def who(self) -> str:
@@ -41,9 +44,12 @@ class HistoryEntry:
 
 def classify(call: Call) -> str:
     """in / out for answered calls, missed for unanswered incoming ones,
-    rejected when we turned it down (486/603), out for every outgoing call."""
+    rejected when we turned it down (486/603, 480 for do not disturb),
+    forwarded when we answered 302, out for every outgoing call."""
     if call.dir == "o":
         return "out"
+    if call.code == 302 and call.connected_at is None:
+        return "forwarded"
     if call.connected_at is not None:
         return "in"
     return "rejected" if call.code in REJECT_CODES else "missed"
@@ -52,7 +58,8 @@ def classify(call: Call) -> str:
 def entry_for(call: Call) -> HistoryEntry:
     duration = (call.ended_at - call.connected_at) if call.connected_at and call.ended_at else 0.0
     return HistoryEntry(None, call.started, call.dir, classify(call), call.num, call.sip, call.dn,
-                        call.account, max(0.0, duration), call.code, call.reason)
+                        call.account, max(0.0, duration), call.code, call.reason, call.reason_remote,
+                        call.redirected_to, call.recording_file)
 
 
 class Recorder:

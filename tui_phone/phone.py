@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from dataclasses import replace
 import time
 from typing import Callable, Protocol
@@ -17,6 +18,7 @@ from typing import Callable, Protocol
 from .commands import (
     ENGINE_COMMANDS,
     CallInfo,
+    CallVoicemail,
     Command,
     Dtmf,
     PrepareCall,
@@ -26,7 +28,7 @@ from .commands import (
     Watch,
 )
 from .config import Config
-from .events import CallAdded, CallInfoSet, DtmfSent, Event, HistoryAdded, Log, TeamLoaded
+from .events import CallAdded, CallInfoSet, CallRedirected, DtmfSent, Event, HistoryAdded, Log, TeamLoaded
 from .masking import mask, secrets_of
 from .sip.engine import Engine
 from .store import Account, State, reduce, resolve
@@ -94,6 +96,9 @@ class Phone:
     # ----- lifecycle ----------------------------------------------------------
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        # events arrive via call_soon_threadsafe from the engine thread, without the UI's context
+        # (Textual's active app): work they start runs in the context the phone was started in
+        self._context = contextvars.copy_context()
         self._starting = self.loop.run_in_executor(None, self._start_engine)
         await asyncio.shield(self._starting)  # a cancelled caller must not orphan the thread's start
         self.running = True
@@ -200,6 +205,8 @@ class Phone:
             event = self._name_for(event)
         elif isinstance(event, Log):
             event = replace(event, text=mask(event.text, self.secrets))  # every sink shows this text
+        if isinstance(event, CallRedirected) and event.ask and self.loop is not None:
+            self.loop.create_task(self._offer_redirect(event), context=self._context)
         new = reduce(self.state, event)
         if new is self.state:
             return
@@ -209,6 +216,27 @@ class Phone:
                 fn(new, event)
             except Exception as e:  # noqa: BLE001 - one bad subscriber must not stop the others
                 self.state = reduce(self.state, Log("error", f"subscriber failed: {e!r}", time.time()))
+
+    async def _offer_redirect(self, event: CallRedirected) -> None:
+        """A 3xx target the dial policy flags: offered as a new call, asked
+        (or refused headless) exactly like a link."""
+        result = await self.execute(StartCall(event.target), Source.REDIRECT)
+        if not result.ok:
+            self.log("warning", f"redirect to {event.target}: {result.error}")
+
+    def voicemail_target(self, account: str | None = None) -> str | None:
+        """The number to dial for voicemail: the account's ``voicemail`` setting,
+        else the Message-Account URI of its last NOTIFY. Without ``account``,
+        the first account with new messages, else the default one."""
+        accounts = {a.name: a for a in self.state.accounts}
+        if account is None:
+            waiting = [a for a in self.state.accounts if a.voicemail and a.voicemail.waiting]
+            account = (waiting or list(self.state.accounts))[0].name
+        cfg = next((a for a in self.config.accounts if a.name == account), None)
+        if cfg is None:
+            return None
+        box = accounts[account].voicemail
+        return cfg.voicemail or (box.uri if box else "") or ""
 
     def log(self, level: str, text: str) -> None:
         self.post(Log(level, text, time.time()))
@@ -240,6 +268,19 @@ class Phone:
                 if not self.config.policy["allow_unconfirmed"]:
                     return Result.fail(f"refused: {reason} (headless; set policy.allow_unconfirmed "
                                        "= true to dial such numbers without asking)", "refused")
+        if isinstance(command, CallVoicemail):
+            target = self.voicemail_target(command.account)
+            if target is None:
+                return Result.fail(f"no account named {command.account!r}", "not_found")
+            if not target:
+                return Result.fail("no voicemail number: set voicemail in the account, or wait for the "
+                                   "PBX's message summary", "not_found")
+            account = command.account or next((a.name for a in self.state.accounts
+                                               if a.voicemail and a.voicemail.waiting), None)
+            configured = any(a.voicemail == target for a in self.config.accounts)
+            # a Message-Account URI from a NOTIFY (anyone can send one) passes the dial policy
+            return await self.execute(StartCall(target, account=account),
+                                      Source.KEYBOARD if configured else Source.REDIRECT)
         if isinstance(command, PrepareCall):
             if self.ui is None:
                 return Result.fail("PrepareCall needs the TUI (this instance is headless)", "refused")

@@ -36,7 +36,11 @@ from .events import (
 
     CallState,
 
+    CallRedirected,
     CallTurnedAway,
+    Recording,
+    RemoteReason,
+    Voicemail,
     DtmfSent,
 
     ConferenceSet,
@@ -77,6 +81,7 @@ class Account:
     registered: bool = False
     code: int = 0
     reason: str = ""
+    voicemail: Voicemail | None = None  # the last message summary (RFC 3842)
 
     @property
     def ready(self) -> bool:
@@ -117,6 +122,10 @@ class Call:
     info: str | None = None  # CallInfo text from an app
     info_link: str | None = None
     dtmf: str = ""  # digits we sent, the last MAX_DTMF
+    reason_remote: str = ""  # the far end's Reason header
+    recording: bool = False  # being recorded now
+    recording_file: str = ""  # the WAV file, once a recording started
+    redirected_to: str = ""  # the last 3xx target followed (or refused)
 
     @property
     def live(self) -> bool:
@@ -140,7 +149,7 @@ class State:
     accounts: tuple[Account, ...] = ()
     calls: tuple[Call, ...] = ()
     ended: tuple[Call, ...] = ()  # recently ended calls, newest last
-    status: str = "available"  # what we publish: available | unavailable | in-call
+    status: str = "available"  # what we publish: available | unavailable | dnd | in-call
     presence: tuple[tuple[str, str, str], ...] = ()  # (uri, status, note) of watched URIs
     team: tuple[tuple[str, str], ...] = ()  # (name, SIP URI) from the directory
     messages: tuple[Message, ...] = ()  # newest last, bounded
@@ -149,6 +158,13 @@ class State:
     missed: int = 0  # missed calls since the user last looked at the history
     history_version: int = 0  # bumps on every history write (panes re-read)
     log: tuple[LogLine, ...] = ()
+
+    @property
+    def voicemail(self) -> dict:
+        """Summed over accounts: ``{"waiting", "new", "old"}``."""
+        boxes = [a.voicemail for a in self.accounts if a.voicemail]
+        return {"waiting": any(v.waiting for v in boxes), "new": sum(v.new for v in boxes),
+                "old": sum(v.old for v in boxes)}
 
     def presence_of(self, uri: str) -> str | None:
         return next((st for u, st, _ in self.presence if u == uri), None)
@@ -287,6 +303,20 @@ def reduce(state: State, event: Event) -> State:
                 calls=tuple(c for c in state.calls if c.id != id),
                 ended=(state.ended + (call,))[-MAX_ENDED:],
             )
+        case CallRedirected(id=id, target=target):
+            return _replace_call(state, id, dict(redirected_to=target)) if state.call(id) else state
+        case RemoteReason(id=id, text=text):
+            return _replace_call(state, id, dict(reason_remote=text)) if state.call(id) else state
+        case Recording(id=id, path=path, on=on):
+            call = state.call(id)
+            if call is None or (call.recording, call.recording_file) == (on, path):
+                return state
+            return _replace_call(state, id, dict(recording=on, recording_file=path))
+        case Voicemail(account=name):
+            if all(a.voicemail == event for a in state.accounts if a.name == name):
+                return state
+            return replace(state, accounts=tuple(replace(a, voicemail=event) if a.name == name else a
+                                                 for a in state.accounts))
         case CallInfoSet(id=id, text=text, link=link):
             if state.call(id) is None:
                 return state
@@ -337,6 +367,12 @@ def reduce(state: State, event: Event) -> State:
     return state
 
 
+def _box(v: Voicemail | None) -> dict:
+    if v is None:
+        return {"waiting": False, "new": 0, "old": 0}
+    return {"waiting": v.waiting, "new": v.new, "old": v.old} | ({"uri": v.uri} if v.uri else {})
+
+
 def model(state: State) -> dict:
     """The innovaphone provider model (service info + model) of DESIGN.md."""
     calls = []
@@ -347,13 +383,14 @@ def model(state: State) -> dict:
             item.update(code=c.code, reason=c.reason)
         if c.conference:
             item["conference"] = True
-        for key in ("callerid", "cat", "bind", "info", "info_link"):
+        for key in ("callerid", "cat", "bind", "info", "info_link", "reason_remote", "redirected_to",
+                    "recording", "recording_file"):
             if getattr(c, key):
                 item[key] = getattr(c, key)
         calls.append(item)
     accounts = [
         {"name": a.name, "uri": a.uri, "registered": a.ready, "direct": not a.registrar,
-         "code": a.code, "reason": a.reason}
+         "code": a.code, "reason": a.reason, "voicemail": _box(a.voicemail)}
         for a in state.accounts
     ]
     return {
@@ -364,6 +401,7 @@ def model(state: State) -> dict:
                       "unread": sum(n for _, n in state.unread),
                       "audio": {"device": state.audio.device, "input": state.audio.input,
                                 "muted": state.audio.muted, "note": state.audio.note},
+                      "voicemail": state.voicemail,
                       "accounts": accounts, "calls": calls,
                       "team": [{"dn": name, "sip": uri, "status": state.presence_of(uri) or "offline"}
                                for name, uri in state.team]},

@@ -17,6 +17,8 @@ def test_classify():
     assert classify(call("i", connected=12.0)) == "in"
     assert classify(call("i", code=487, reason="Request Terminated")) == "missed"
     assert classify(call("i", code=486, reason="Busy Here")) == "rejected"
+    assert classify(call("i", code=480, reason="Temporarily Unavailable")) == "rejected"  # do not disturb
+    assert classify(call("i", code=302, reason="Moved Temporarily")) == "forwarded"
 
 
 def test_entry_and_store(tmp_path):
@@ -28,3 +30,15 @@ def test_entry_and_store(tmp_path):
         assert [h.kind for h in db.history()] == ["missed", "in"] or [h.kind for h in db.history()] == ["in", "missed"]
         assert [h.kind for h in db.history("missed")] == ["missed"]
         assert db.schema_version >= 2  # history came with version 2
+
+
+def test_history_keeps_reason_redirect_and_recording(tmp_path):
+    from dataclasses import replace
+
+    c = replace(call("i", connected=12.0, code=200, reason="OK"), reason_remote="User busy (Q.850 cause 17)",
+                redirected_to="sip:bob@pbx", recording_file="/tmp/x.wav")
+    with ContactsDB(tmp_path / "db.sqlite") as db:
+        db.add_history(entry_for(c))
+        (h,) = db.history()
+    assert (h.reason_remote, h.redirected_to, h.recording) == ("User busy (Q.850 cause 17)", "sip:bob@pbx",
+                                                                "/tmp/x.wav")

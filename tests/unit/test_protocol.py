@@ -19,6 +19,9 @@ from tui_phone.commands import (
     Result,
     Retrieve,
     SetAudio,
+    Record,
+    CallVoicemail,
+    SetStatus,
     StartCall,
     Transfer,
 )
@@ -169,6 +172,11 @@ def test_huge_integer_is_a_protocol_error():
     ({"mt": "Mute", "on": False}, Mute(False)),
     ({"mt": "SetAudio", "output": "USB"}, SetAudio(None, "USB", None)),
     ({"mt": "SetAudio", "input": "", "ring": "HDMI"}, SetAudio("", None, "HDMI")),
+    ({"mt": "Record"}, Record(None, True)),
+    ({"mt": "Record", "id": 2, "on": False}, Record(2, False)),
+    ({"mt": "CallVoicemail"}, CallVoicemail(None)),
+    ({"mt": "CallVoicemail", "account": "work"}, CallVoicemail("work")),
+    ({"mt": "SetStatus", "status": "dnd"}, SetStatus("dnd")),
 ])
 def test_to_command(msg, command):
     assert to_command(msg) == command
@@ -263,6 +271,8 @@ def test_adjusted_number_is_not_reinterpreted_as_international(num, target):
     ({"mt": "Mute", "on": "yes"}, "Mute: 'on' must be bool"),
     ({"mt": "SetAudio"}, 'SetAudio: give input, output or ring (a device name; "" = default)'),
     ({"mt": "SetAudio", "output": 3}, "SetAudio: 'output' must be str"),
+    ({"mt": "Record", "on": 1}, "Record: 'on' must be bool"),
+    ({"mt": "CallVoicemail", "account": 1}, "CallVoicemail: 'account' must be str"),
     *[({"mt": mt}, f"unknown mt {mt!r}") for mt in sorted(LOCAL)],
 ])
 def test_bad_requests_are_protocol_errors(msg, message):

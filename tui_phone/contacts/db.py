@@ -142,7 +142,14 @@ def _v4_uid(conn: sqlite3.Connection, fts: bool) -> None:
     conn.execute("CREATE INDEX contacts_uid ON contacts (uid) WHERE uid != ''")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection, bool], None]] = [_v1_contacts, _v2_history, _v3_cards, _v4_uid]
+def _v5_history_depth(conn: sqlite3.Connection, fts: bool) -> None:
+    """The far end's Reason, where a call was redirected or forwarded to, its recording."""
+    for column in ("reason_remote", "redirected_to", "recording"):
+        conn.execute(f"ALTER TABLE history ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection, bool], None]] = [_v1_contacts, _v2_history, _v3_cards, _v4_uid,
+                                                              _v5_history_depth]
 """Schema steps; the file's ``user_version`` counts those applied. Append only."""
 
 
@@ -489,16 +496,18 @@ class ContactsDB:
     def add_history(self, entry: HistoryEntry) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO history (started, dir, kind, num, sip, name, account, duration, code, reason)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO history (started, dir, kind, num, sip, name, account, duration, code, reason,"
+                " reason_remote, redirected_to, recording) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (entry.started, entry.dir, entry.kind, entry.num, entry.sip, entry.name, entry.account,
-                 entry.duration, entry.code, entry.reason))
+                 entry.duration, entry.code, entry.reason, entry.reason_remote, entry.redirected_to,
+                 entry.recording))
 
     def history(self, kind: str | None = None, limit: int = 200) -> list[HistoryEntry]:
-        """Newest first; ``kind`` narrows to in | out | missed | rejected."""
+        """Newest first; ``kind`` narrows to in | out | missed | rejected | forwarded."""
         from ..history import HistoryEntry
 
-        sql = ("SELECT id, started, dir, kind, num, sip, name, account, duration, code, reason FROM history"
+        sql = ("SELECT id, started, dir, kind, num, sip, name, account, duration, code, reason,"
+               " reason_remote, redirected_to, recording FROM history"
                + (" WHERE kind = ?" if kind else "") + " ORDER BY started DESC, id DESC LIMIT ?")
         rows = self._read(sql, ((kind,) if kind else ()) + (limit,))
         return [HistoryEntry(*row) for row in rows]

@@ -12,10 +12,12 @@ from typing import Any
 
 from ..commands import (
     CallInfo,
+    CallVoicemail,
     Command,
     Conference,
     ConnectCall,
     Mute,
+    Record,
     SetAudio,
     DisconnectCall,
     Dtmf,
@@ -37,7 +39,7 @@ LOCAL = {"GetState", "Subscribe", "OpenUrl"}
 REQUESTS = {
     "StartCall", "PrepareCall", "ConnectCall", "DisconnectCall", "CallInfo", "Hold",
     "Retrieve", "Dtmf", "Transfer", "SetStatus", "SendSms", "Conference", "Split", "Mute", "SetAudio",
-    *LOCAL,
+    "Record", "CallVoicemail", *LOCAL,
 }
 
 
@@ -217,6 +219,11 @@ def _to_command(msg: dict, region: str, external_prefix: str) -> Command:
             return SetAudio(**names)
         case "Split":
             return Split(cid)
+        case "Record":
+            on = _field(msg, "on", bool)
+            return Record(cid, True if on is None else on)
+        case "CallVoicemail":
+            return CallVoicemail(_field(msg, "account", str))
         case "SendSms":
             return SendSms(dial_target(msg, region, external_prefix), _field(msg, "text", str, required=True))
         case "SetStatus":

@@ -38,6 +38,7 @@ from ..commands import (
     Retrieve,
     Conference,
     Mute,
+    Record,
     SendSms,
     SetAudio,
     SetStatus,
@@ -48,12 +49,14 @@ from ..commands import (
 )
 from ..config import AccountConfig, Config, password_for
 from . import errors, pjmodule
+from .depth import SipDepth
 from .capacity import RETRY_AFTER, Capacity
 from ..events import (
     AudioState,
     CallAdded,
     CallEnded,
     CallProgress,
+    CallRedirected,
     CallRemoved,
     CallState,
     CallTurnedAway,
@@ -62,7 +65,9 @@ from ..events import (
     Message,
     OwnStatus,
     Presence,
+    Recording,
     RegState,
+    RemoteReason,
 )
 from .engine import Emit, Engine
 from .pidf import parse_pidf, presence_status
@@ -140,6 +145,9 @@ class _Account(pj.Account):
     def onInstantMessageStatus(self, prm):
         self.engine._guard(self.engine._message_status, prm)
 
+    def onMwiInfo(self, prm):
+        self.engine._guard(self.engine._mwi, self, prm)
+
 
 class _Buddy(pj.Buddy):
     def __init__(self, engine: "PjEngine", uri: str):
@@ -159,6 +167,7 @@ PUBLISHED = {
     "available": (True, pj.PJRPID_ACTIVITY_UNKNOWN, "Available"),
     "unavailable": (True, pj.PJRPID_ACTIVITY_AWAY, "Unavailable"),
     "in-call": (True, pj.PJRPID_ACTIVITY_BUSY, "In call"),
+    "dnd": (True, pj.PJRPID_ACTIVITY_BUSY, "Do not disturb"),
 }
 
 
@@ -172,9 +181,23 @@ class _Call(pj.Call):
         self.dtmf_due = 0.0
         self.media_on = False  # audio flows (early media or connected): no generated ringback
         self.answered = False  # we sent 200 OK: no more ring while the ACK is on its way
+        self.visited: list[str] = []  # the target dialled and every 3xx target followed
+        self.reason_remote = ""  # the far end's last Reason header
+        self.due, self.due_action = 0.0, ""  # a timed action while ringing: "answer" or "forward"
 
-    def onCallState(self, prm):
+    def onCallState(self, prm):  # a final response to our INVITE arrives here only
+        self.engine._guard(self.engine._remote_reason, self, prm)
         self.engine._guard(self.engine._call_state, self)
+
+    def onCallTsxState(self, prm):  # requests in the call (BYE, CANCEL …)
+        self.engine._guard(self.engine._remote_reason, self, prm)
+
+    def onCallRedirected(self, prm):
+        try:
+            return self.engine._redirected(self, prm)
+        except Exception as e:  # noqa: BLE001 - callbacks must not raise into C
+            self.engine.emit(Log("error", f"SIP engine: {_error_text(e)}", time.time()))
+            return pj.PJSIP_REDIRECT_STOP
 
     def onCallMediaState(self, prm):
         self.engine._guard(self.engine._media_state, self)
@@ -192,7 +215,7 @@ class _Call(pj.Call):
         self.engine.emit(Log("info", f"call {self.cid}: DTMF {prm.digit} received", time.time()))
 
 
-class PjEngine(Engine):
+class PjEngine(Engine, SipDepth):
     """Engine on pjsua2. ``submit`` is thread-safe; everything else that
     touches pjsua2 runs on ``self._thread``."""
 
@@ -218,6 +241,8 @@ class PjEngine(Engine):
         self._audio_check_at = 0.0
         self._chosen = "available"  # the user's status; in-call overrides it while a call is live
         self._published = "available"
+        self._recorders = None  # CallRecorders, created with the endpoint
+        self._unknown = None  # the 501 module for unknown methods
         self.emit: Emit = lambda e: None
         self.local_address = ""  # host:port of the SIP transport, once started
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -297,6 +322,7 @@ class PjEngine(Engine):
             self._post_dial()
             self._probe_registrars()
             self._guard(self._audio_tick)
+            self._guard(self._call_timers)
             if self._status_due:
                 self._status_due = False
                 self._guard(self._auto_status)
@@ -342,6 +368,7 @@ class PjEngine(Engine):
             cfg.logConfig.filename = self.log_path
         ep.libInit(cfg)
         pjmodule.register("mod-tui-phone-guard", pjmodule.PRIORITY_APPLICATION - 1, self._screen_request)
+        self._init_depth()
         self._transports: dict[str, int] = {}
         first = self.config.accounts[0]
         for acc in self.config.accounts:
@@ -477,8 +504,9 @@ class PjEngine(Engine):
         if acc.bind:
             cfg.mediaConfig.transportConfig.boundAddress = acc.bind
             cfg.mediaConfig.transportConfig.publicAddress = acc.bind
-        cfg.mediaConfig.transportConfig.port = 40000
-        cfg.mediaConfig.transportConfig.portRange = 1000
+        cfg.mediaConfig.transportConfig.port = self.config.sip["rtp_port"]
+        cfg.mediaConfig.transportConfig.portRange = self.config.sip["rtp_port_range"]
+        cfg.mwiConfig.enabled = acc.voicemail_subscribe
         a = _Account(self, acc)
         a.create(cfg, make_default=not self._accounts)
         self._accounts[acc.name] = a
@@ -514,6 +542,8 @@ class PjEngine(Engine):
                 return self._set_audio(i, o, r)
             case Split(id=cid):
                 return self._split(cid)
+            case Record(id=cid, on=on):
+                return self._record(cid, on)
         call = self._find(command)
         if call is None:
             return Result.fail(self._nothing_to(command), "not_found")
@@ -835,6 +865,7 @@ class PjEngine(Engine):
         call = _Call(self, acc, cid)
         sip, num, dn = parse_remote(uri)
         call.dtmf = cmd.dtmf
+        call.visited = [uri]
         call.added = CallAdded(cid, "o", sip, num, dn, name, "", time.time(),
                                cmd.callerid, cmd.cat, cmd.bind)
         self._calls[cid] = call
@@ -907,6 +938,7 @@ class PjEngine(Engine):
         """Take a call out of the table and the model (once)."""
         if self._calls.pop(call.cid, None) is None:
             return
+        self._stop_recording(call)
         self._dead.append(call)  # dropped after the callback returns
         self._capacity.ended(time.monotonic())
         self._end(call.cid, code, reason)
@@ -926,6 +958,8 @@ class PjEngine(Engine):
         _, num, dn = parse_remote(info.remoteUri)
         sip = callback_target(info.remoteUri, info.remoteContact)  # with the caller's port: History calls back
         self.emit(CallAdded(cid, "i", sip, num, dn, acc.cfg.name, info.callIdString, time.time()))
+        if self._screen(acc, call, prm):
+            return
         if self._chosen == "unavailable":  # seed 003: unavailable means calls do not ring through
             busy = pj.CallOpParam()
             busy.statusCode = REJECT_CODE
@@ -935,6 +969,7 @@ class PjEngine(Engine):
         ring = pj.CallOpParam()
         ring.statusCode = 180
         call.answer(ring)
+        self._schedule(acc, call, prm)
 
     def _announce(self, call: _Call, guid: str) -> None:
         """Emit an outgoing call's CallAdded once, with its SIP Call-ID as guid."""
@@ -991,6 +1026,7 @@ class PjEngine(Engine):
                 dst = self._audio.playback_media if self._audio else mgr.getPlaybackDevMedia()
                 src.startTransmit(aud)
                 aud.startTransmit(dst)
+                self._record_media(call, aud, src)
             remote_hold |= mi.status == pj.PJSUA_CALL_MEDIA_REMOTE_HOLD
         if call.cid in self._conf:
             self._bridge()
@@ -1024,11 +1060,15 @@ class PjEngine(Engine):
         self._calls.clear()
         self._dead.clear()
         self._accounts.clear()
+        self._recorders.close()
         if self._audio is not None:
             self._audio.close()  # its ports must go before libDestroy
             self._audio = None
 
     def _destroy(self) -> None:
+        if self._unknown is not None:
+            self._unknown.close()
+            self._unknown = None
         gc.collect()
         try:
             self.ep.libDestroy()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,7 +18,17 @@ from ..history import HistoryEntry
 from .panes import FittedTable
 
 KIND_STYLE = {"in": ("↙ in", "green"), "out": ("↗ out", ""), "missed": ("✗ missed", "bold red"),
-              "rejected": ("⊘ rejected", "yellow")}
+              "rejected": ("⊘ rejected", "yellow"), "forwarded": ("↪ forwarded", "cyan")}
+
+
+def outcome(e: HistoryEntry) -> Text:
+    """SIP code and reason, the far end's Reason, where it went, and a link to its recording."""
+    parts = [f"{e.code} {e.reason}" if e.code >= 300 else "", e.reason_remote,
+             f"→ {e.redirected_to}" if e.redirected_to else ""]
+    text = Text(" · ".join(p for p in parts if p))
+    if e.recording:
+        text.append(" ● rec" if text else "● rec", style=Style(color="red", link=f"file://{e.recording}"))
+    return text
 
 
 def when(t: float) -> str:
@@ -59,7 +70,7 @@ class HistoryPane(Vertical):
             secs = int(e.duration)
             rows.append((str(e.id), {"time": when(e.started), "kind": Text(label, style=style), "who": Text(e.who),
                                      "duration": f"{secs // 60}:{secs % 60:02d}" if secs else "",
-                                     "reason": Text(f"{e.code} {e.reason}" if e.code >= 300 else "")}))
+                                     "reason": outcome(e)}))
         self.query_one("#history-list", FittedTable).fill(rows, keep_cursor=False)  # newest on top, under the cursor
 
     @on(DataTable.RowSelected, "#history-list")

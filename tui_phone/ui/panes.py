@@ -74,11 +74,15 @@ class StatusBar(Static):
             marks.append("  🔇 no audio", style="dim")
         if state.audio.muted:
             marks.append("  🎤 muted", style="bold yellow")
+        if any(c.recording for c in state.calls):
+            marks.append("  ● REC", style="bold red")
+        if state.voicemail["waiting"]:
+            marks.append(f"  ✉ {state.voicemail['new']}", style="bold")
         if state.missed:
             marks.append(f"  ✗ {state.missed} missed", style="bold red")
         unread = sum(n for _, n in state.unread)
         if unread:
-            marks.append(f"  ✉ {unread} unread", style="bold")
+            marks.append(f"  💬 {unread} unread", style="bold")
         width = self.size.width
         if width and accounts.cell_len + 3 + marks.cell_len > width:
             accounts.truncate(max(0, width - 3 - marks.cell_len), overflow="ellipsis")
@@ -279,6 +283,7 @@ class CallList(FittedTable):
         Binding("t", "app.transfer", "Transfer"),
         Binding("c", "app.conference", "Conference"),
         Binding("m", "app.mute", "Mute"),
+        Binding("R", "app.record", "Record", show=False),
         Binding("T", "app.attended", "Attended transfer", show=False),
         Binding("p", "app.split", "Split", show=False),
     ]
@@ -381,11 +386,17 @@ class CallDetail(Static):
         text.append(f"call {call.id} ", style="bold")
         text.append(f"{'from' if call.dir == 'i' else 'to'} {call.dn + ' ' if call.dn else ''}<{call.sip}>")
         text.append(f"  {call.state.value}", style=state_style(self, call.state))
+        if call.recording:
+            text.append("  ● REC", style="bold red")
         if call.code >= 300:
             text.append(f"  {call.code} {call.reason}")
         if call.dtmf:
             text.append("\nDTMF sent: ")
             text.append(call.dtmf, style="bold")
+        if call.redirected_to:
+            text.append(f"\nredirected to {call.redirected_to}", style="italic")
+        if call.reason_remote:
+            text.append(f"\nthe far end says: {call.reason_remote}", style="italic")
         if call.state is CallState.CONNECTED and (self.levels is not None or self.muted):
             text.append("\n")
             mic, spk = self.levels or (0, 0)
