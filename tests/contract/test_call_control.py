@@ -56,7 +56,7 @@ def test_hold_and_retrieve_ours_and_theirs(headless, bob):
 def test_hold_with_no_call_is_a_clear_error(headless):
     phone = headless(direct("alice"))
     r = phone.api({"mt": "Hold"})
-    assert r == {"mt": "HoldResult", "ok": False, "error": "no active call", "kind": "not_found"}
+    assert r == {"mt": "HoldResult", "ok": False, "error": "no connected call", "kind": "not_found"}
     r = phone.api({"mt": "Dtmf", "digits": "5"})
     assert r["ok"] is False
 
