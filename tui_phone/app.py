@@ -33,10 +33,11 @@ from .commands import (
 from .config import Config
 from .control.server import AlreadyRunning
 from .headless import describe, level_of
+from .notify.desktop import desktop_notify
 from .phone import Phone
 from .services import Services
 from .sip.engine import AudioState, CallAdded, CallEnded, CallState, Event, HistoryAdded, Log, Message, MissedSeen
-from .store import State
+from .store import ContactsChanged, State
 from .ui.audio import AudioDevices, find_devices
 from .ui.commands import PhoneCommands
 from .ui.contacts import ContactsPane, TeamPane
@@ -76,8 +77,10 @@ class TuiPhoneApp(App):
         sip_log, self.debug_log, debug_problem = debuglog.start(config) if debug else (None, None, "")
         self.phone = phone or Phone(config, log_path=sip_log)
         self.phone.ui = self
-        self.services = Services(self.phone)
-        self.server = self.services.control
+        # attached to a phone another process runs (control.remote): no engine, socket or HTTP here
+        self.attached = getattr(self.phone, "attached", False)
+        self.services = None if self.attached else Services(self.phone)
+        self.server = self.services.control if self.services else None
         self.ready = asyncio.Event()  # set once the engine runs (tests wait on it)
         self._sync_now = asyncio.Event()  # the palette's "Sync contacts"
         self._stopping = False
@@ -117,11 +120,13 @@ class TuiPhoneApp(App):
 
     async def on_mount(self) -> None:
         self._meter = self.set_interval(1 / 8, self._show_levels, pause=True)
+        self.query_one(StatusBar).attached = self.attached
         self.state = self.phone.state
         for problem in self._start_problems:
             self.log_line("warning", problem)
         try:
-            await self.services.start()
+            if self.services:
+                await self.services.start()
         except (AlreadyRunning, OSError) as e:
             self.exit(return_code=1, message=f"tui-phone: {e}")
             return
@@ -130,7 +135,7 @@ class TuiPhoneApp(App):
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._sigterm)
         self.query_one(DialPad).input.focus()
         self._start_engine()
-        if self.config.addressbooks:
+        if self.config.addressbooks and not self.attached:  # attached: the phone's side syncs
             self._keep_books_in_sync()
 
     @work(exclusive=True, group="engine")
@@ -193,6 +198,8 @@ class TuiPhoneApp(App):
             self.screen.show(state)
         if isinstance(event, HistoryAdded) and self.query_one("#tabs", TabbedContent).active == "history-tab":
             self.query_one(HistoryPane).refresh_list()
+        if isinstance(event, ContactsChanged) and self.query_one("#tabs", TabbedContent).active == "contacts-tab":
+            self.query_one(ContactsPane).refresh_list()
 
     def watch_state(self, state: State) -> None:
         if not self.screen_stack or not self.query(StatusBar):
@@ -246,7 +253,8 @@ class TuiPhoneApp(App):
                 calls.select(call.id)  # off an ended row, onto the ringing call
             self.show_tab("calls-tab")
             calls.focus()
-        desktop_notify(f"Incoming call from {who}")
+        if not self.attached:  # attached: the phone's own process shows it
+            desktop_notify(f"Incoming call from {who}")
 
     def _typing(self) -> bool:
         """The user is typing in a text field: keep focus and cursors where they are."""
@@ -497,7 +505,7 @@ class TuiPhoneApp(App):
         if self._stopping:
             return
         self._stopping = True
-        if self.state.calls:
+        if self.state.calls and not self.attached:  # attached: the calls stay up on the phone
             self.notify("Hanging up…")
         await self._shutdown_phone()
         self.exit()
@@ -527,7 +535,7 @@ class TuiPhoneApp(App):
         if summary.changed or summary.pushed:
             self.log_line("info", summary.line())
         if summary.changed:
-            self.query_one(ContactsPane).refresh_list()
+            self.phone.post(ContactsChanged())  # every view re-reads (this one in _on_change)
         if asked:
             self.notify(summary.line(), title="Contacts")
 
@@ -540,23 +548,11 @@ class TuiPhoneApp(App):
         self.notify("syncing contacts…", title="Contacts")
 
     async def _shutdown_phone(self) -> None:
-        await self.services.stop_inputs()
+        if self.services:
+            await self.services.stop_inputs()
         await self.phone.stop()
-        await self.services.close()
-
-
-def desktop_notify(text: str) -> None:
-    """A desktop notification when a graphical session is present (no shell)."""
-    import os
-    import shutil
-    import subprocess
-
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return
-    exe = shutil.which("notify-send")
-    if exe:
-        subprocess.Popen([exe, "--app-name=tui-phone", "tui-phone", text], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if self.services:
+            await self.services.close()
 
 
 def make_app(config: Config | None = None, phone: Phone | None = None, debug: bool = False,

@@ -14,6 +14,7 @@ import time
 from . import debuglog
 from .config import Config
 from .control.server import AlreadyRunning
+from .notify.desktop import desktop_notify
 from .phone import Phone
 from .services import Services
 from .sip.engine import AudioState, CallAdded, CallEnded, CallProgress, Event, Log, RegState
@@ -67,6 +68,8 @@ async def serve(config: Config, debug: bool = False) -> int:
         line = describe(event)
         if line:
             say(level_of(event), line, text=event.text if isinstance(event, Log) else None)
+        if isinstance(event, CallAdded) and event.dir == "i":  # no bell here: a desktop notification
+            desktop_notify(f"Incoming call from {event.dn or event.num or event.sip}", "Ringing")
 
     services = Services(phone)
     try:

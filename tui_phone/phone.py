@@ -26,7 +26,7 @@ from .commands import (
 )
 from .config import Config
 from .sip.engine import CallAdded, CallInfoSet, Engine, Event, HistoryAdded, Log, TeamLoaded
-from .store import Account, State, reduce
+from .store import Account, ContactsChanged, State, reduce
 
 Subscriber = Callable[[State, Event], None]
 MAX_INFO = 2000
@@ -58,6 +58,28 @@ def html_to_text(html: str) -> str:
     text = "".join(ch for ch in "".join(parts) if ch == "\n" or ch.isprintable())
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)[:MAX_INFO]
+
+
+class WatchedContacts:
+    """The contacts database, telling the store after each change to contacts
+    (``ContactsChanged``), so every view (attached TUIs too) re-reads."""
+
+    CHANGES = ("add", "add_many", "update", "delete", "set_favorite", "replace_team")
+
+    def __init__(self, db, changed: Callable[[], None]):
+        self._db, self._changed = db, changed
+
+    def __getattr__(self, name: str):
+        found = getattr(self._db, name)
+        if name not in self.CHANGES:
+            return found
+
+        def changing(*args, **kwargs):
+            out = found(*args, **kwargs)
+            self._changed()  # from any thread: _from_engine hops to the loop
+            return out
+
+        return changing
 
 
 class Ui(Protocol):
@@ -164,7 +186,8 @@ class Phone:
         if self._contacts is None:
             from .contacts.db import ContactsDB
 
-            self._contacts = ContactsDB(region=self.config.numbers["default_region"])
+            db = ContactsDB(region=self.config.numbers["default_region"])
+            self._contacts = WatchedContacts(db, lambda: self._from_engine(ContactsChanged()))
         return self._contacts
 
     def close_contacts(self) -> None:

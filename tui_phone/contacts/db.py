@@ -438,13 +438,17 @@ class ContactsDB:
                 (entry.started, entry.dir, entry.kind, entry.num, entry.sip, entry.name, entry.account,
                  entry.duration, entry.code, entry.reason))
 
-    def history(self, kind: str | None = None, limit: int = 200) -> list[HistoryEntry]:
-        """Newest first; ``kind`` narrows to in | out | missed | rejected."""
+    def history(self, kind: str | None = None, limit: int = 200,
+                before: float | None = None) -> list[HistoryEntry]:
+        """Newest first; ``kind`` narrows to in | out | missed | rejected, ``before``
+        to calls started before that time (the next page)."""
         from ..history import HistoryEntry
 
+        where = [(cond, value) for cond, value in (("kind = ?", kind), ("started < ?", before)) if value is not None]
         sql = ("SELECT id, started, dir, kind, num, sip, name, account, duration, code, reason FROM history"
-               + (" WHERE kind = ?" if kind else "") + " ORDER BY started DESC, id DESC LIMIT ?")
-        rows = self._read(sql, ((kind,) if kind else ()) + (limit,))
+               + (" WHERE " + " AND ".join(c for c, _ in where) if where else "")
+               + " ORDER BY started DESC, id DESC LIMIT ?")
+        rows = self._read(sql, tuple(v for _, v in where) + (limit,))
         return [HistoryEntry(*row) for row in rows]
 
     # ----- address books (CardDAV sync: contacts.sync) -----------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..commands import Result, Source
 from ..phone import Phone
 from ..store import model
-from . import protocol
+from . import protocol, records
 
 
 class AlreadyRunning(RuntimeError):
@@ -138,6 +138,8 @@ class ControlServer:
                 return out
             if msg["mt"] == "OpenUrl":
                 return protocol.reply(msg, await self.open_url(msg))
+            if msg["mt"] in records.REQUESTS:  # history, messages, contacts, team
+                return await records.answer(self.phone, msg)
             cfg = self.phone.config.numbers
             command = protocol.to_command(msg, cfg["default_region"], cfg["external_prefix"])
         except protocol.ProtocolError as e:
