@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -139,11 +140,18 @@ class RemotePhone:
         self._seen_messages: set | None = None  # None until the first GetMessages
         self._messages_task: asyncio.Task | None = None
         self.contacts = RemoteContacts(self)
+        self._started = threading.Event()  # set once start() attached or gave up
 
     # ----- lifecycle ----------------------------------------------------------
     async def start(self, timeout: float = 10) -> None:
         """Connect and take the first model; RuntimeError with a sentence when nobody answers."""
         self.loop = asyncio.get_running_loop()
+        try:
+            await self._attach(timeout)
+        finally:
+            self._started.set()
+
+    async def _attach(self, timeout: float) -> None:
         try:
             reader, self._writer = await asyncio.wait_for(
                 asyncio.open_unix_connection(str(self.path), limit=LINE_LIMIT), timeout)
@@ -281,11 +289,14 @@ class RemotePhone:
     def request_from_thread(self, msg: dict) -> dict:
         """``request`` for code in a worker thread (the contacts panes)."""
         try:
-            on_loop = asyncio.get_running_loop() is self.loop
+            asyncio.get_running_loop()
         except RuntimeError:  # no loop in this thread: as it should be
-            on_loop = False
-        if self.loop is None or on_loop:
+            pass
+        else:
             raise RuntimeError("request_from_thread must run in a worker thread, not on the event loop")
+        self._started.wait(REQUEST_TIMEOUT)  # a pane may ask while the view still attaches
+        if self.loop is None:
+            raise ConnectionError("not attached to a phone")
         return asyncio.run_coroutine_threadsafe(self.request(msg), self.loop).result(REQUEST_TIMEOUT + 1)
 
     async def execute(self, command: Command, source: Source = Source.KEYBOARD) -> Result:
@@ -337,9 +348,19 @@ class RemoteContacts:
             raise ContactError(reply.get("error") or f"{msg['mt']} failed")
         return reply
 
+    def _read(self, msg: dict, key: str) -> list[dict]:
+        """A list the phone answers with; empty when it is gone (the log says so)."""
+        try:
+            return self._ask(msg)[key]
+        except ContactError:
+            if self.phone.running:
+                raise
+            return []
+
     def search(self, text: str = "", include_team: bool = True, limit: int | None = None) -> list[Contact]:
-        reply = self._ask({"mt": "SearchContacts", "q": text, "team": include_team, "limit": limit or 1000})
-        return [contact_of(c) for c in reply["contacts"]]
+        found = self._read({"mt": "SearchContacts", "q": text, "team": include_team, "limit": limit or 1000},
+                           "contacts")
+        return [contact_of(c) for c in found]
 
     def get(self, contact_id: int) -> Contact | None:
         try:
@@ -375,8 +396,7 @@ class RemoteContacts:
 
     def history(self, kind: str | None = None, limit: int = 200, before: float | None = None) -> list[HistoryEntry]:
         msg = {"mt": "GetHistory", "limit": limit, "kind": kind, "before": before}
-        reply = self._ask({k: v for k, v in msg.items() if v is not None})
-        return [HistoryEntry(**e) for e in reply["history"]]
+        return [HistoryEntry(**e) for e in self._read({k: v for k, v in msg.items() if v is not None}, "history")]
 
     def close(self) -> None:
         pass
