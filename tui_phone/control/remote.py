@@ -97,7 +97,7 @@ def changes(old: State, new: State) -> list[Event]:
                                  c.callerid, c.cat, c.bind))
         if c.state is CallState.DISCONNECTED and (b is None or b.state is not CallState.DISCONNECTED):
             out.append(CallEnded(c.id, c.code, c.reason, now))
-        elif c.state is not CallState.DISCONNECTED and (b is None or b.state is not c.state):
+        elif c.state is not (b.state if b else CallState.ALERTING if c.dir == "i" else CallState.SETUP):
             out.append(CallProgress(c.id, c.state, c.code, c.reason, now))
     gone = [c for c in old.calls if new.call(c.id) is None]
     for c in gone:
