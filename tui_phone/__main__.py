@@ -54,6 +54,12 @@ def _request(args, msg: dict) -> tuple[int, dict | None]:
 
 def cmd_run(args) -> int:
     config = _load_config(args)
+    if not config.audio["null"]:
+        from .service import sound_through_ssh
+
+        note = sound_through_ssh()  # PULSE_SERVER=unix:/tmp/pulse-$USER.sock (ssh -R): no shared memory
+        if note and args.headless:
+            _err(note)
     if args.headless:
         from .headless import run
 
@@ -145,12 +151,15 @@ def cmd_doctor(args) -> int:
     print(f"config: {config.path or 'embedded default'} ({len(config.accounts)} account(s))")
     path = socket_path(config.control["socket"])
     print(f"phone: {'running' if _answers(path) else 'not running'} (control socket {path})")
+    note = service.sound_through_ssh()
     if config.audio["null"]:
         print("sound: off ([audio] null = true)")
         ok = True
     else:
         ok, line = service.sound_server()
         print(line)
+        if note:
+            print(note)
     print(service.notifications())
     unit = service.unit_path()
     print(f"service: {unit if unit.exists() else 'not installed (tui-phone service install)'}")

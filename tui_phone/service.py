@@ -143,6 +143,32 @@ def sound_server() -> tuple[bool, str]:
     return True, f"sound server {path} ({origin}): {where}" + (f", {name}" if name else "")
 
 
+def forwarded_over_ssh() -> bool:
+    """The sound server socket is one an ``ssh -R`` holds (sshd listens on it)."""
+    address, _ = pulse_address()
+    owner = socket_owner(address.removeprefix("unix:")) if address.startswith(("unix:", "/")) else None
+    return owner is not None and (owner[1].startswith("sshd") or owner[1] == "ssh")
+
+
+def sound_through_ssh() -> str | None:
+    """Make a PulseAudio forwarded over SSH work: no shared memory (memfd file
+    descriptors do not cross a forwarded socket; the client fails with "Protocol
+    error"). Sets PULSE_CLIENTCONFIG to a private client.conf saying so, unless the
+    user set one. Returns a line for the log, or None when nothing was needed."""
+    if os.environ.get("PULSE_CLIENTCONFIG") or not forwarded_over_ssh():
+        return None
+    from .locations import runtime_dir
+
+    folder = runtime_dir()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    conf = folder / "pulse-client.conf"
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("# written by tui-phone: the sound server is forwarded over SSH\nenable-shm = no\n")
+    os.environ["PULSE_CLIENTCONFIG"] = str(conf)
+    return f"sound server forwarded over SSH: shared memory off ({conf})"
+
+
 def _pactl_server_name(address: str) -> str:
     exe = shutil.which("pactl")
     if not exe:
