@@ -82,3 +82,60 @@ async def test_contacts_pane_edits_go_through_the_api(tmp_path):
             await until(pilot, lambda: pane.contacts and pane.contacts[0].favorite, what="favorite first")
             await asyncio.to_thread(app.phone.contacts.delete, saved.id)
             await until(pilot, lambda: [c.name for c in pane.contacts] == ["Grace Hopper"], what="deleted")
+
+
+FLOOD = """
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+f, n, end = s.makefile("rwb"), 0, time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    f.write(json.dumps({"mt": "SetStatus", "status": ("unavailable", "available")[n % 2]}).encode() + b"\\n")
+    f.flush()
+    while json.loads(f.readline()).get("mt") != "SetStatusResult":
+        pass
+    n += 1
+print(n)
+"""
+
+
+async def loop_lag_under_flood(socket_path, seconds: float = 4.0) -> tuple[float, float, int]:
+    """(median, p95) ms by which a 10 ms timer on the UI's loop comes late, and the requests served,
+    while another process (a script) hammers the control socket with SetStatus back and forth, each
+    a state change and so a ModelUpdate for every view: how long a keypress or a frame waits."""
+    import statistics
+    import sys
+    import time
+
+    script = await asyncio.create_subprocess_exec(sys.executable, "-c", FLOOD, str(socket_path), str(seconds),
+                                                  stdout=asyncio.subprocess.PIPE)
+    lags = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        await asyncio.sleep(0.01)
+        lags.append((time.monotonic() - t0 - 0.01) * 1000)
+    served = int((await script.communicate())[0])
+    lags.sort()
+    return statistics.median(lags), lags[int(len(lags) * 0.95)], served
+
+
+async def test_attached_view_is_no_slower_than_the_in_process_tui_under_a_socket_flood(tmp_path):
+    from tests.ui.test_app import config
+
+    own = make_app(config())
+    async with own.run_test(size=(110, 30)) as pilot:
+        await until(pilot, own.ready.is_set, what="engine")
+        in_process = await loop_lag_under_flood(own.server.path)
+    with HeadlessPhone(tmp_path, direct()) as phone:
+        app = attached_app(phone)
+        async with app.run_test(size=(110, 30)) as pilot:
+            await until(pilot, app.ready.is_set, what="attached")
+            attached = await loop_lag_under_flood(phone.socket)
+            await until(pilot, lambda: app.state.status == phone.model["status"], what="the view caught up")
+    print(f"UI loop lag under a SetStatus flood (median, p95 ms, requests served): "
+          f"in-process {in_process[0]:.1f} {in_process[1]:.1f} {in_process[2]}, "
+          f"attached {attached[0]:.1f} {attached[1]:.1f} {attached[2]}")
+    assert in_process[2] > 50 and attached[2] > 50  # both floods really ran
+    # not a tight timing: the attached view must not be clearly worse than the TUI that owns the engine
+    assert attached[1] <= in_process[1] * 1.5 + 20, (in_process, attached)

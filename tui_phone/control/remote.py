@@ -48,6 +48,7 @@ from .records import contact_json
 Subscriber = Callable[[State, Event], None]
 LINE_LIMIT = 16 * 1024 * 1024  # replies with many contacts are longer than a request may be
 REQUEST_TIMEOUT = 15.0
+FRAME = 1 / 30  # a view applies at most this many models a second; a flood collapses into the latest
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,9 @@ class RemotePhone:
         self._messages_task: asyncio.Task | None = None
         self.contacts = RemoteContacts(self)
         self._started = threading.Event()  # set once start() attached or gave up
+        self._pending: dict | None = None  # the newest model not yet applied
+        self._apply_at: asyncio.TimerHandle | None = None
+        self._applied = 0.0  # loop time of the last apply
 
     # ----- lifecycle ----------------------------------------------------------
     async def start(self, timeout: float = 10) -> None:
@@ -178,7 +182,7 @@ class RemotePhone:
         try:
             while (msg := await self._next(reader)) is not None:
                 if msg.get("mt") == "ModelUpdate":
-                    self._apply(msg["model"])
+                    self._coalesce(msg["model"])
                 elif (fut := self._waiting.pop(str(msg.get("src")), None)) is not None and not fut.done():
                     fut.set_result(msg)
         except (OSError, ValueError, asyncio.IncompleteReadError) as e:
@@ -195,6 +199,8 @@ class RemotePhone:
     async def stop(self) -> None:
         """Detach: the phone and its calls go on."""
         self.running = False
+        if self._apply_at is not None:
+            self._apply_at.cancel()
         if self._writer is not None:
             self._writer.close()
         for task in (self._reader_task, self._messages_task):
@@ -202,6 +208,21 @@ class RemotePhone:
                 task.cancel()
 
     # ----- state --------------------------------------------------------------
+    def _coalesce(self, model: dict) -> None:
+        """Keep the newest model; apply it at most once a frame (events come from
+        the difference, so skipped models lose nothing a view shows)."""
+        self._pending = model
+        if self._apply_at is None:
+            delay = max(0.0, self._applied + FRAME - self.loop.time())
+            self._apply_at = self.loop.call_later(delay, self._apply_pending)
+
+    def _apply_pending(self) -> None:
+        self._apply_at = None
+        self._applied = self.loop.time()
+        model, self._pending = self._pending, None
+        if model is not None and self.running:
+            self._apply(model)
+
     def _apply(self, model: dict) -> None:
         old = self.state
         new = _ended(old, state_from(model, old))
