@@ -114,3 +114,17 @@ def test_messages_by_peer_and_read_notice(headless):
     assert [m["text"] for m in bob.api({"mt": "GetMessages", "peer": peer})["messages"]] == ["Lunch at 12?"]
     assert bob.api({"mt": "MarkSeen", "peer": peer})["ok"]
     bob.wait_for(lambda m: m["unread"] == 0, 5, "read")
+
+
+def test_what_an_attached_view_typed_follows_the_keyboard_rules(headless, sipp_dir):
+    """A number the dial policy questions is refused from a script on a headless phone, but typed
+    into an attached TUI (``keyboard: true``) it is dialled, as in the TUI that owns the engine."""
+    uas = sipp_uas(sipp_dir, scenario="uas-fast")
+    phone = headless(direct() + f'proxy = "sip:127.0.0.1:{uas.port}"\n'
+                     '[policy]\nconfirm_patterns = ["^\\\\+1900"]\n')
+    refused = phone.api({"mt": "StartCall", "num": "+19005550100"})
+    assert (refused["ok"], refused["kind"]) == (False, "refused") and "allow_unconfirmed" in refused["error"]
+    typed = phone.api({"mt": "StartCall", "num": "+19005550100", "keyboard": True})
+    assert typed["ok"], typed
+    phone.wait_call_state("Connected", 10)
+    assert phone.api({"mt": "DisconnectCall"})["ok"]

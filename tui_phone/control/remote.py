@@ -322,7 +322,10 @@ class RemotePhone:
 
     async def execute(self, command: Command, source: Source = Source.KEYBOARD) -> Result:
         try:
-            reply = await self.request(protocol.to_message(command))
+            msg = protocol.to_message(command)
+            if source is Source.KEYBOARD:
+                msg["keyboard"] = True  # typed here: the phone applies the keyboard's rules
+            reply = await self.request(msg)
         except ConnectionError as e:
             return Result.fail(str(e), "busy")
         return result_of(reply)

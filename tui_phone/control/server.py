@@ -144,7 +144,10 @@ class ControlServer:
             command = protocol.to_command(msg, cfg["default_region"], cfg["external_prefix"])
         except protocol.ProtocolError as e:
             return protocol.reply(msg, Result.fail(str(e), "bad_input"))
-        return protocol.reply(msg, await self.phone.execute(command, Source.SOCKET))
+        # an attached TUI marks what its user typed: the keyboard's rules (no dial-policy
+        # question), as in the TUI that owns the engine; only this socket (same uid) takes it
+        source = Source.KEYBOARD if msg.get("keyboard") is True else Source.SOCKET
+        return protocol.reply(msg, await self.phone.execute(command, source))
 
     async def open_url(self, msg: dict) -> Result:
         url = msg.get("url")
