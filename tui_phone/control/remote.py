@@ -131,7 +131,6 @@ class RemotePhone:
         self.state = State()
         self.ui = None  # the app sets it; confirmations happen on the phone's side
         self.running = False
-        self.team: list = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self._subscribers: list[Subscriber] = []
         self._writer: asyncio.StreamWriter | None = None
