@@ -128,3 +128,16 @@ def test_what_an_attached_view_typed_follows_the_keyboard_rules(headless, sipp_d
     assert typed["ok"], typed
     phone.wait_call_state("Connected", 10)
     assert phone.api({"mt": "DisconnectCall"})["ok"]
+
+
+def test_a_headless_phone_syncs_its_address_books_and_tells_the_views(headless, radicale):
+    """The service keeps [[addressbooks]] in sync; a view learns of it by the contacts version."""
+    from tests.contract.test_carddav import people
+
+    radicale.put_book("alice", "contacts", people(3))
+    phone = headless(direct() + f'[[addressbooks]]\nname = "work"\nurl = "{radicale.url}"\nusername = "alice"\n'
+                     'password = "alicepw"\n')
+    phone.wait_for(lambda m: m["versions"]["contacts"] >= 1, 30, "the synced contacts notice")
+    found = phone.api({"mt": "SearchContacts"})["contacts"]
+    assert len(found) == 3 and {c["book"] for c in found} == {"work"}
+    assert "address book work: from the server 3 added" in phone.stderr()
