@@ -141,3 +141,48 @@ def test_a_headless_phone_syncs_its_address_books_and_tells_the_views(headless, 
     found = phone.api({"mt": "SearchContacts"})["contacts"]
     assert len(found) == 3 and {c["book"] for c in found} == {"work"}
     assert "address book work: from the server 3 added" in phone.stderr()
+
+
+def test_a_headless_phone_rings_through_the_desktop_session_bus(sipp_dir, tmp_path):
+    """With a session bus (DBUS_SESSION_BUS_ADDRESS) a ringing headless phone runs notify-send, which
+    asks the bus's notification service (seen by dbus-monitor); without one it runs nothing."""
+    import subprocess
+
+    from tests.peers import require, stop_process, wait_until
+    from tests.phoneproc import HeadlessPhone
+    from tui_phone.notify.desktop import SESSION_VARS
+
+    for b in ("dbus-daemon", "dbus-monitor", "notify-send"):
+        require(b)
+    address = f"unix:path={tmp_path / 'bus'}"
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", f"--address={address}"],
+                           start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen = tmp_path / "monitor.log"
+    try:
+        wait_until(lambda: (tmp_path / "bus").exists(), 5, "the session bus")
+        with open(seen, "w") as out:
+            monitor = subprocess.Popen(["dbus-monitor", "--address", address,
+                                        "interface='org.freedesktop.Notifications'"],
+                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(lambda: "NameAcquired" in seen.read_text(), 5, "dbus-monitor listening")
+        # bob's phone has no session (every session variable empty): it must not run notify-send
+        bob = HeadlessPhone(tmp_path, direct("bob"), "nodesk", env=dict.fromkeys(SESSION_VARS, "")).start()
+        try:
+            uac = sipp_uac(sipp_dir, bob.sip_address, "bob", "uac-cancel")
+            assert uac.wait(20) == 0
+            bob.wait_for(lambda m: m["versions"]["history"] == 1, 10, "bob's missed call")
+        finally:
+            bob.stop()
+        time.sleep(1)
+        assert "org.freedesktop.Notifications" not in seen.read_text()
+        alice = HeadlessPhone(tmp_path, direct(), "desk", env={**dict.fromkeys(SESSION_VARS, ""),
+                                                             "DBUS_SESSION_BUS_ADDRESS": address}).start()
+        try:
+            uac = sipp_uac(sipp_dir, alice.sip_address, "alice", "uac-cancel")
+            assert uac.wait(20) == 0
+            wait_until(lambda: "member=GetServerInformation" in seen.read_text(), 10, "notify-send on the bus")
+        finally:
+            alice.stop()
+    finally:
+        stop_process(locals().get("monitor"))
+        stop_process(bus)
