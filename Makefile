@@ -6,8 +6,8 @@ PY ?= $(shell for p in python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests drive for real (SIP peers, tmux for end-to-end).
-APT_PEERS := kamailio kamailio-presence-modules baresip-core sip-tester tcpdump tmux xdg-utils libportaudio2 chromium pulseaudio pulseaudio-utils libasound2-plugins
-PEER_BINS := kamailio baresip sipp tmux xdg-mime chromium pulseaudio parec
+APT_PEERS := kamailio kamailio-presence-modules baresip-core sip-tester tcpdump tmux xdg-utils libportaudio2 chromium pulseaudio pulseaudio-utils libasound2-plugins openssh-server openssh-client systemd libnotify-bin dbus
+PEER_BINS := kamailio baresip sipp tmux xdg-mime chromium pulseaudio parec sshd ssh systemd-analyze notify-send dbus-daemon dbus-monitor
 
 .PHONY: run test install install-test peers python-version clean
 

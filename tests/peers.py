@@ -1077,3 +1077,85 @@ class Radicale(_Daemon):
         """The stored cards of a book as {file name: text}, read from Radicale's storage folder."""
         folder = self.workdir / "storage" / "collection-root" / user / book
         return {p.name: p.read_text() for p in folder.glob("*") if p.is_file() and not p.name.startswith(".")}
+
+
+# ---------------------------------------------------------------------------------------------- OpenSSH
+
+
+class Sshd(_Daemon):
+    """A private OpenSSH server on 127.0.0.1 (a free port) with generated host and user keys, for the
+    "over SSH" recipes: ``ssh -L`` to reach a phone's control socket, ``ssh -R`` to lend it a sound server.
+
+    Facts relied on (Debian 12, OpenSSH 9.2): ``sshd -D -e -f CONFIG`` stays in the foreground and logs to
+    stderr; it wants an absolute path to itself and, as root, the privilege separation directory /run/sshd.
+    CI runs as root, so the config says ``PermitRootLogin prohibit-password`` (keys only) and
+    ``StrictModes no`` (keys in a temp dir). ``StreamLocalBindUnlink yes`` lets ``-R`` replace a stale socket.
+    Ready when the port accepts and sends the ``SSH-2.0`` banner. ``ssh`` (``argv``) runs with ``-F /dev/null``,
+    the generated key, a known_hosts holding only this host key (StrictHostKeyChecking) and BatchMode.
+    """
+
+    def __init__(self, workdir, port: int | None = None):
+        self.workdir = Path(workdir)
+        self.port = port or free_tcp_port()
+        self.log_path = self.workdir / "sshd.log"
+        self.proc: subprocess.Popen | None = None
+        self.user = os.environ.get("USER") or __import__("getpass").getuser()
+
+    def start(self, timeout: float = 10.0) -> "Sshd":
+        sshd, keygen = require("sshd"), require("ssh-keygen")
+        require("ssh")
+        self.workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name in ("host", "user"):
+            if not (self.workdir / name).exists():
+                subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", self.workdir / name],
+                               check=True, capture_output=True)
+        (self.workdir / "authorized_keys").write_text((self.workdir / "user.pub").read_text())
+        host_pub = (self.workdir / "host.pub").read_text().split()
+        (self.workdir / "known_hosts").write_text(f"[{HOST}]:{self.port} {host_pub[0]} {host_pub[1]}\n")
+        (self.workdir / "sshd_config").write_text(
+            f"Port {self.port}\nListenAddress {HOST}\nHostKey {self.workdir / 'host'}\n"
+            f"AuthorizedKeysFile {self.workdir / 'authorized_keys'}\nPidFile {self.workdir / 'sshd.pid'}\n"
+            "PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nAllowTcpForwarding yes\nAllowStreamLocalForwarding yes\n"
+            "StreamLocalBindUnlink yes\nX11Forwarding no\nPrintMotd no\nLogLevel VERBOSE\n")
+        if os.geteuid() == 0:
+            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        self.proc = _spawn([sshd, "-D", "-e", "-f", self.workdir / "sshd_config"], self.workdir, self.log_path)
+
+        def banner() -> bool:
+            try:
+                with socket.create_connection((HOST, self.port), timeout=0.5) as s:
+                    return s.recv(64).startswith(b"SSH-2.0")
+            except OSError:
+                return False
+
+        try:
+            wait_until(banner, timeout, "sshd banner", interval=0.05, proc=self.proc, log=self.log_path)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def argv(self, *options: str) -> list[str]:
+        """``ssh`` to this server as the current user; append the remote command (one shell string)."""
+        return [_which("ssh") or "ssh", "-F", "/dev/null", "-i", str(self.workdir / "user"), "-p", str(self.port),
+                "-o", f"UserKnownHostsFile={self.workdir / 'known_hosts'}", "-o", "StrictHostKeyChecking=yes",
+                "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes", "-o", "LogLevel=ERROR",
+                *options, f"{self.user}@{HOST}"]
+
+    def forward(self, *options: str, wait_for: Path | None = None, timeout: float = 10.0) -> subprocess.Popen:
+        """``ssh -N`` holding forwardings (``-L``/``-R`` options) open; waits for ``wait_for`` to exist.
+        Stop it with stop_process."""
+        log = self.workdir / f"ssh-{len(list(self.workdir.glob('ssh-*.log')))}.log"
+        proc = _spawn([*self.argv("-N", *options)], self.workdir, log)
+        if wait_for is not None:
+            try:
+                wait_until(lambda: Path(wait_for).exists(), timeout, f"ssh forwarding to {wait_for}",
+                           interval=0.05, proc=proc, log=log)
+            except BaseException:
+                stop_process(proc)
+                raise
+        return proc
+
+    def stop(self) -> None:
+        stop_process(self.proc)

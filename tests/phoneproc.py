@@ -45,6 +45,7 @@ class HeadlessPhone:
         self.models: list[dict] = []
         self._cond = threading.Condition()
         self._sub: socket.socket | None = None
+        self.launcher = None  # argv -> argv: runs the phone another way (through ssh: tests/e2e/test_attach.py)
 
     def cli(self, *args: str, timeout: float = 20) -> subprocess.CompletedProcess:
         """Run ``tui-phone --config … ARGS`` against this instance."""
@@ -53,9 +54,10 @@ class HeadlessPhone:
 
     def start(self, timeout: float = 15) -> "HeadlessPhone":
         self._err = open(self.stderr_path, "w")
+        argv = [sys.executable, "-m", "tui_phone", "--config", str(self.config), "--headless", *self.args]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui_phone", "--config", str(self.config), "--headless", *self.args],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=self._err, stdin=subprocess.DEVNULL, cwd=ROOT)
+            self.launcher(argv) if self.launcher else argv, env=self.env, stdout=subprocess.DEVNULL,
+            stderr=self._err, stdin=subprocess.DEVNULL, cwd=ROOT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -152,7 +154,14 @@ class HeadlessPhone:
             self._sub.close()
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(signal.SIGTERM)
+        if self.launcher:  # our child is ssh: signal the phone itself, found by its control socket
+            from tui_phone.service import socket_owner
+
+            owner = socket_owner(str(self.socket))
+            if owner:
+                os.kill(owner[0], signal.SIGTERM)
+        else:
+            self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

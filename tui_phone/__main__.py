@@ -54,17 +54,116 @@ def _request(args, msg: dict) -> tuple[int, dict | None]:
 
 def cmd_run(args) -> int:
     config = _load_config(args)
+    if not config.audio["null"]:
+        from .service import sound_through_ssh
+
+        note = sound_through_ssh()  # PULSE_SERVER=unix:/tmp/pulse-$USER.sock (ssh -R): no shared memory
+        if note and args.headless:
+            _err(note)
     if args.headless:
         from .headless import run
 
         return run(config, debug=args.debug)
+    from .locations import socket_path
+
+    path = socket_path(config.control["socket"])
+    if _answers(path):  # one engine per config: this TUI becomes a view of the running one
+        return _run_app(args, config, path)
+    return _run_app(args, config)
+
+
+def _answers(path) -> bool:
+    """A phone listens on this control socket."""
+    from .control.client import connect
+
+    try:
+        connect(path, timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+def _run_app(args, config, attach_to=None) -> int:
+    """The TUI: with its own engine, or attached to the phone on ``attach_to``."""
     from .app import make_app
     from .debuglog import native_stderr_aside
 
-    app = make_app(config, debug=args.debug, open_url=args.open, theme=args.theme)
+    phone = None
+    if attach_to is not None:
+        from .control.remote import RemotePhone
+
+        phone = RemotePhone(config, attach_to)
+    app = make_app(config, phone=phone, debug=args.debug, open_url=args.open, theme=args.theme)
     with native_stderr_aside(args.debug):
         app.run()
     return app.return_code or OK
+
+
+def cmd_attach(args) -> int:
+    """The TUI on a phone that already runs (a service, another terminal, ssh -L); never starts an engine."""
+    from pathlib import Path
+
+    from .locations import socket_path
+
+    config = _load_config(args)
+    path = Path(args.socket) if args.socket else socket_path(config.control["socket"])
+    if not _answers(path):
+        _err(f"no running tui-phone to attach to (socket {path})")
+        return NOT_RUNNING
+    args.open = args.theme = None
+    args.debug = False
+    return _run_app(args, config, path)
+
+
+def cmd_service(args) -> int:
+    from pathlib import Path
+
+    from . import service
+
+    if args.action == "install":
+        config = Path(args.config) if args.config else None
+        if config is not None and not config.is_file():
+            _err(f"{config}: no such config file")
+            return BAD_INPUT
+        try:
+            path, replaced = service.install(config)
+        except OSError as e:
+            _err(f"{service.unit_path()}: {e.strerror}")
+            return FAIL
+        print(f"{'updated' if replaced else 'wrote'} {path}")
+        print(f"start it now and at every login: {service.ENABLE}")
+        return OK
+    removed = service.uninstall()
+    if not removed:
+        _err(f"no tui-phone service is installed ({service.unit_path()} does not exist)")
+        return FAIL
+    for path in removed:
+        print(f"removed {path}")
+    print("if it still runs: systemctl --user stop tui-phone && systemctl --user daemon-reload")
+    return OK
+
+
+def cmd_doctor(args) -> int:
+    from . import service
+    from .locations import socket_path
+
+    config = _load_config(args)
+    print(f"config: {config.path or 'embedded default'} ({len(config.accounts)} account(s))")
+    path = socket_path(config.control["socket"])
+    print(f"phone: {'running' if _answers(path) else 'not running'} (control socket {path})")
+    note = service.sound_through_ssh()
+    if config.audio["null"]:
+        print("sound: off ([audio] null = true)")
+        ok = True
+    else:
+        ok, line = service.sound_server()
+        print(line)
+        if note:
+            print(note)
+    print(service.notifications())
+    unit = service.unit_path()
+    print(f"service: {unit if unit.exists() else 'not installed (tui-phone service install)'}")
+    return OK if ok else FAIL
 
 
 def cmd_open(args) -> int:
@@ -352,6 +451,12 @@ def build_parser():
         (("action",), {"choices": ["import", "export", "sync"]}),
         (("file",), {"metavar": "FILE.vcf", "nargs": "?"}),
         (("--name",), {"metavar": "N", "help": "sync only the address book named N"}))
+    add("attach", cmd_attach, "show the TUI of a phone that already runs (never starts one)",
+        (("--socket",), {"metavar": "PATH", "help": "its control socket (e.g. one forwarded with ssh -L)"}))
+    add("service", cmd_service, "install or remove the systemd user unit that runs the phone headless",
+        (("action",), {"choices": ["install", "uninstall"]}))
+    add("doctor", cmd_doctor, "say what the phone reaches from here: socket, sound server (local or "
+        "forwarded), notifications")
     add("audio", cmd_audio, "list sound devices ([audio] input/output/ring match by name) or codecs",
         (("action",), {"choices": ["devices", "codecs"]}))
     cfg = sub.add_parser("config", help="configuration tools")

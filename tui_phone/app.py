@@ -38,9 +38,10 @@ from .config import Config
 from .control.server import AlreadyRunning
 from .masking import mask
 from .headless import describe, level_of
+from .notify.desktop import desktop_notify
 from .phone import Phone
 from .services import Services
-from .events import AudioState, CallAdded, CallEnded, CallState, Event, HistoryAdded, Log, Message, MissedSeen
+from .events import AudioState, CallAdded, CallEnded, CallState, ContactsChanged, Event, HistoryAdded, Log, Message, MissedSeen
 from .store import State
 from .ui.audio import AudioDevices, find_devices
 from .ui.commands import PhoneCommands
@@ -91,8 +92,10 @@ class TuiPhoneApp(App):
         sip_log, self.debug_log, debug_problem = debuglog.start(config) if debug else (None, None, "")
         self.phone = phone or Phone(config, log_path=sip_log)
         self.phone.ui = self
-        self.services = Services(self.phone)
-        self.server = self.services.control
+        # attached to a phone another process runs (control.remote): no engine, socket or HTTP here
+        self.attached = getattr(self.phone, "attached", False)
+        self.services = None if self.attached else Services(self.phone)
+        self.server = self.services.control if self.services else None
         self.ready = asyncio.Event()  # set once the engine runs (tests wait on it)
         self._sync_now = asyncio.Event()  # the palette's "Sync contacts"
         self._stopping = False
@@ -136,14 +139,17 @@ class TuiPhoneApp(App):
     async def on_mount(self) -> None:
         self._meter = self.set_interval(1 / 8, self._show_levels, pause=True)
         self._db_version: int | None = None
-        self.set_interval(DB_WATCH, self._watch_database)
+        if not self.attached:  # attached: the phone's process owns the database and says when it changes
+            self.set_interval(DB_WATCH, self._watch_database)
+        self.query_one(StatusBar).attached = self.attached
         self.state = self.phone.state
         for problem in self._start_problems:
             self.log_line("warning", problem)
             if problem.startswith("theme"):
                 self.notify(problem, title="Theme", severity="warning", timeout=10)
         try:
-            await self.services.start()
+            if self.services:
+                await self.services.start()
         except (AlreadyRunning, OSError) as e:
             self.exit(return_code=1, message=f"tui-phone: {e}")
             return
@@ -152,7 +158,7 @@ class TuiPhoneApp(App):
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._sigterm)
         self.query_one(DialPad).input.focus()
         self._start_engine()
-        if self.config.addressbooks:
+        if self.config.addressbooks and not self.attached:  # attached: the phone's side syncs
             self._keep_books_in_sync()
 
     @work(exclusive=True, group="engine")
@@ -217,6 +223,8 @@ class TuiPhoneApp(App):
             self.screen.show(state)
         if isinstance(event, HistoryAdded) and self.query_one("#tabs", TabbedContent).active == "history-tab":
             self.query_one(HistoryPane).refresh_list()
+        if isinstance(event, ContactsChanged) and self.query_one("#tabs", TabbedContent).active == "contacts-tab":
+            self.query_one(ContactsPane).refresh_list()
 
     def watch_state(self, state: State) -> None:
         if not self.screen_stack or not self.query(StatusBar):
@@ -296,7 +304,8 @@ class TuiPhoneApp(App):
             toast = Notification(f"Incoming call from {who}", "Ringing", "information", 30, markup=False)
             self._ringing[call.id] = toast
             self.post_message(Notify(toast))
-            desktop_notify(f"Incoming call from {who}")
+            if not self.attached:  # attached: the phone's own process shows it
+                desktop_notify(f"Incoming call from {who}")
 
     @staticmethod
     def _still_ringing(state: State, call_id: int) -> bool:
@@ -603,9 +612,9 @@ class TuiPhoneApp(App):
         if self._stopping:
             return
         self._stopping = True
-        live = sum(c.live for c in self.state.calls)
+        live = 0 if self.attached else sum(c.live for c in self.state.calls)  # attached: calls stay up
         steps = [f"hanging up {live} call{'s' if live != 1 else ''}"] if live else []
-        if any(a.registrar for a in self.config.accounts):
+        if any(a.registrar for a in self.config.accounts) and not self.attached:
             steps.append("unregistering")
         self.query_one(StatusBar).note = "quitting…" + (f" ({', '.join(steps)})" if steps else "")
         await self._shutdown_phone()
@@ -636,7 +645,7 @@ class TuiPhoneApp(App):
         if summary.changed or summary.pushed:
             self.log_line("info", summary.line())
         if summary.changed:
-            self.query_one(ContactsPane).refresh_list()
+            self.phone.post(ContactsChanged())  # every view re-reads (this one in _on_change)
         if asked:
             self.notify(summary.line(), title="Contacts")
 
@@ -650,9 +659,11 @@ class TuiPhoneApp(App):
 
     async def _shutdown_phone(self) -> None:
         async def stop() -> None:
-            await self.services.stop_inputs()
+            if self.services:
+                await self.services.stop_inputs()
             await self.phone.stop()
-            await self.services.close()
+            if self.services:
+                await self.services.close()
 
         if self._phone_stopping is None:
             self._phone_stopping = asyncio.ensure_future(stop())
@@ -660,20 +671,6 @@ class TuiPhoneApp(App):
             await asyncio.wait_for(asyncio.shield(self._phone_stopping), QUIT_LIMIT)
         except TimeoutError:
             pass  # the engine thread is a daemon: the process still ends
-
-
-def desktop_notify(text: str) -> None:
-    """A desktop notification when a graphical session is present (no shell)."""
-    import os
-    import shutil
-    import subprocess
-
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return
-    exe = shutil.which("notify-send")
-    if exe:
-        subprocess.Popen([exe, "--app-name=tui-phone", "tui-phone", text], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def make_app(config: Config | None = None, phone: Phone | None = None, debug: bool = False,

@@ -146,6 +146,12 @@ class DtmfSent:
 
 
 @dataclass(frozen=True)
+class ContactsChanged:
+    """The contacts database changed (a contact saved or deleted, the team
+    reloaded, an address book synced): views re-read what they show."""
+
+
+@dataclass(frozen=True)
 class Presence:
     """A watched URI's status: available | unavailable | in-call | offline."""
 
@@ -223,6 +229,6 @@ class Log:
 
 
 Event = (RegState | CallAdded | CallProgress | CallEnded | CallRemoved | CallTurnedAway | CallInfoSet | DtmfSent | Presence
-         | CallRedirected | RemoteReason | Recording | Voicemail
+         | CallRedirected | RemoteReason | Recording | Voicemail | ContactsChanged
          | OwnStatus | TeamLoaded | HistoryAdded | MissedSeen | Message | MessagesRead | ConferenceSet | AudioState
          | Log)

@@ -15,9 +15,21 @@ from . import debuglog
 from .config import Config
 from .control.server import AlreadyRunning
 from .masking import mask
+from .notify.desktop import desktop_notify
 from .phone import Phone
 from .services import Services
-from .events import AudioState, CallAdded, CallEnded, CallProgress, Event, Log, RegState, RemoteReason, Voicemail
+from .events import (
+    AudioState,
+    CallAdded,
+    CallEnded,
+    CallProgress,
+    ContactsChanged,
+    Event,
+    Log,
+    RegState,
+    RemoteReason,
+    Voicemail,
+)
 from .store import State
 
 
@@ -73,6 +85,8 @@ async def serve(config: Config, debug: bool = False) -> int:
         line = describe(event)
         if line:
             say(level_of(event), line, text=event.text if isinstance(event, Log) else None)
+        if isinstance(event, CallAdded) and event.dir == "i":  # no bell here: a desktop notification
+            desktop_notify(f"Incoming call from {event.dn or event.num or event.sip}", "Ringing")
 
     services = Services(phone)
     try:
@@ -91,11 +105,14 @@ async def serve(config: Config, debug: bool = False) -> int:
         http = f", http 127.0.0.1:{services.http.port}" if services.http else ""
         say("info", f"tui-phone: headless, SIP on {phone.engine.local_address}, control {services.control.path}{http}",
             stamp=False)
+        books = asyncio.create_task(_keep_books_in_sync(phone, say)) if config.addressbooks else None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        if books is not None:
+            books.cancel()
         await services.stop_inputs()
         await phone.stop()
         await services.close()
@@ -103,6 +120,25 @@ async def serve(config: Config, debug: bool = False) -> int:
     finally:
         if app_log is not None:
             app_log.close()
+
+
+async def _keep_books_in_sync(phone: Phone, say) -> None:
+    """The [[addressbooks]] sync of a headless phone (a service): attached views
+    hear of changes through ContactsChanged."""
+    from .contacts.sync import keep_in_sync
+
+    def synced(summary, asked: bool) -> None:
+        if summary.changed or summary.pushed:
+            say("info", summary.line())
+        if summary.changed:
+            phone.post(ContactsChanged())
+
+    try:
+        db = await asyncio.to_thread(lambda: phone.contacts)
+    except Exception as e:  # noqa: BLE001 - a broken database: calls still work
+        say("warning", f"contacts: {e}")
+        return
+    await keep_in_sync(db.path, db.region, phone.config.addressbooks, say, synced, asyncio.Event())
 
 
 def run(config: Config, debug: bool = False) -> int:

@@ -28,7 +28,7 @@ from .commands import (
     Watch,
 )
 from .config import Config
-from .events import CallAdded, CallInfoSet, CallRedirected, DtmfSent, Event, HistoryAdded, Log, TeamLoaded
+from .events import CallAdded, CallInfoSet, CallRedirected, ContactsChanged, DtmfSent, Event, HistoryAdded, Log, TeamLoaded
 from .masking import mask, secrets_of
 from .sip.engine import Engine
 from .store import Account, State, reduce, resolve
@@ -63,6 +63,28 @@ def html_to_text(html: str) -> str:
     text = "".join(ch for ch in "".join(parts) if ch == "\n" or ch.isprintable())
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)[:MAX_INFO]
+
+
+class WatchedContacts:
+    """The contacts database, telling the store after each change to contacts
+    (``ContactsChanged``), so every view (attached TUIs too) re-reads."""
+
+    CHANGES = ("add", "add_many", "update", "delete", "set_favorite", "replace_team")
+
+    def __init__(self, db, changed: Callable[[], None]):
+        self._db, self._changed = db, changed
+
+    def __getattr__(self, name: str):
+        found = getattr(self._db, name)
+        if name not in self.CHANGES:
+            return found
+
+        def changing(*args, **kwargs):
+            out = found(*args, **kwargs)
+            self._changed()  # from any thread: _from_engine hops to the loop
+            return out
+
+        return changing
 
 
 class Ui(Protocol):
@@ -173,7 +195,8 @@ class Phone:
         if self._contacts is None:
             from .contacts.db import ContactsDB
 
-            self._contacts = ContactsDB(region=self.config.numbers["default_region"])
+            db = ContactsDB(region=self.config.numbers["default_region"])
+            self._contacts = WatchedContacts(db, lambda: self._from_engine(ContactsChanged()))
         return self._contacts
 
     @property

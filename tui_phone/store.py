@@ -38,6 +38,7 @@ from .events import (
 
     CallRedirected,
     CallTurnedAway,
+    ContactsChanged,
     Recording,
     RemoteReason,
     Voicemail,
@@ -157,6 +158,8 @@ class State:
     audio: AudioState = AudioState("")  # sound device in use ("" = none) and mute
     missed: int = 0  # missed calls since the user last looked at the history
     history_version: int = 0  # bumps on every history write (panes re-read)
+    messages_version: int = 0  # bumps when a message arrives, changes status or is read
+    contacts_version: int = 0  # bumps on ContactsChanged
     log: tuple[LogLine, ...] = ()
 
     @property
@@ -334,13 +337,14 @@ def reduce(state: State, event: Event) -> State:
         case Message(dir=d, peer=peer, key=key) as msg:
             if key and any(m.key == key for m in state.messages):  # a result for one we sent
                 msgs = tuple(msg if m.key == key else m for m in state.messages)
-                return replace(state, messages=msgs)
+                return replace(state, messages=msgs, messages_version=state.messages_version + 1)
             unread = state.unread
             if d == "i":
                 counts = dict(unread)
                 counts[peer] = counts.get(peer, 0) + 1
                 unread = tuple(counts.items())
-            return replace(state, messages=(state.messages + (msg,))[-MAX_MESSAGES:], unread=unread)
+            return replace(state, messages=(state.messages + (msg,))[-MAX_MESSAGES:], unread=unread,
+                           messages_version=state.messages_version + 1)
         case AudioState():
             return state if event == state.audio else replace(state, audio=event)
         case ConferenceSet(ids=ids):
@@ -350,14 +354,19 @@ def reduce(state: State, event: Event) -> State:
         case MessagesRead(peer=peer):
             if not dict(state.unread).get(peer):
                 return state
-            return replace(state, unread=tuple((p, n) for p, n in state.unread if p != peer))
+            return replace(state, unread=tuple((p, n) for p, n in state.unread if p != peer),
+                           messages_version=state.messages_version + 1)
         case HistoryAdded(kind=kind):
             return replace(state, missed=state.missed + (kind == "missed"),
                            history_version=state.history_version + 1)
         case MissedSeen():
             return state if not state.missed else replace(state, missed=0)
         case TeamLoaded(members=members):
-            return state if members == state.team else replace(state, team=members)
+            if members == state.team:
+                return state
+            return replace(state, team=members, contacts_version=state.contacts_version + 1)
+        case ContactsChanged():
+            return replace(state, contacts_version=state.contacts_version + 1)
         case OwnStatus(status=st):
             return state if st == state.status else replace(state, status=st)
         case Log(level=level, text=text, at=at):
@@ -378,7 +387,9 @@ def model(state: State) -> dict:
     calls = []
     for c in state.calls:
         item = {"id": c.id, "guid": c.guid, "dir": c.dir, "num": c.num, "sip": c.sip,
-                "dn": c.dn, "state": c.state.value}
+                "dn": c.dn, "state": c.state.value, "account": c.account, "started": c.started}
+        if c.connected_at is not None:
+            item["connected"] = c.connected_at
         if c.state is CallState.DISCONNECTED:
             item.update(code=c.code, reason=c.reason)
         if c.conference:
@@ -389,7 +400,7 @@ def model(state: State) -> dict:
                 item[key] = getattr(c, key)
         calls.append(item)
     accounts = [
-        {"name": a.name, "uri": a.uri, "registered": a.ready, "direct": not a.registrar,
+        {"name": a.name, "uri": a.uri, "registrar": a.registrar, "registered": a.ready, "direct": not a.registrar,
          "code": a.code, "reason": a.reason, "voicemail": _box(a.voicemail)}
         for a in state.accounts
     ]
@@ -404,6 +415,9 @@ def model(state: State) -> dict:
                       "voicemail": state.voicemail,
                       "accounts": accounts, "calls": calls,
                       "team": [{"dn": name, "sip": uri, "status": state.presence_of(uri) or "offline"}
-                               for name, uri in state.team]},
+                               for name, uri in state.team],
+                      # change notices: a view re-reads history, messages or contacts when one bumps
+                      "versions": {"history": state.history_version, "messages": state.messages_version,
+                                   "contacts": state.contacts_version}},
         }
     }

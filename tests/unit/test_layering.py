@@ -13,7 +13,8 @@ HEADLESS = ["tui_phone.events", "tui_phone.uri", "tui_phone.sip.pidf", "tui_phon
             "tui_phone.policy", "tui_phone.services", "tui_phone.history", "tui_phone.notify",
             "tui_phone.control.http", "tui_phone.contacts.db", "tui_phone.contacts.vcard",
             "tui_phone.contacts.team", "tui_phone.provisioning", "tui_phone.handlers", "tui_phone.locations",
-            "tui_phone.debuglog"]
+            "tui_phone.debuglog", "tui_phone.control.records", "tui_phone.control.remote", "tui_phone.service",
+            "tui_phone.notify.desktop"]
 
 
 def loaded_after(code: str) -> set[str]:

@@ -112,7 +112,8 @@ def test_model_shape():
     assert m["dev:tui-phone"]["info"] == {"type": "softphone"}
     assert m["dev:tui-phone"]["model"]["calls"] == [
         {"id": 1, "guid": "g1", "dir": "i", "num": "300", "sip": "sip:300@pbx", "dn": "Charlie",
-         "state": "Alerting"}]
+         "state": "Alerting", "account": "work", "started": 10.0}]
+    assert m["dev:tui-phone"]["model"]["versions"] == {"history": 0, "messages": 0, "contacts": 0}
 
 
 @pytest.mark.parametrize("remote, expected", [

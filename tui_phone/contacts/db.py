@@ -502,14 +502,18 @@ class ContactsDB:
                  entry.duration, entry.code, entry.reason, entry.reason_remote, entry.redirected_to,
                  entry.recording))
 
-    def history(self, kind: str | None = None, limit: int = 200) -> list[HistoryEntry]:
-        """Newest first; ``kind`` narrows to in | out | missed | rejected | forwarded."""
+    def history(self, kind: str | None = None, limit: int = 200,
+                before: float | None = None) -> list[HistoryEntry]:
+        """Newest first; ``kind`` narrows to in | out | missed | rejected | forwarded, ``before``
+        to calls started before that time (the next page)."""
         from ..history import HistoryEntry
 
+        where = [(cond, value) for cond, value in (("kind = ?", kind), ("started < ?", before)) if value is not None]
         sql = ("SELECT id, started, dir, kind, num, sip, name, account, duration, code, reason,"
                " reason_remote, redirected_to, recording FROM history"
-               + (" WHERE kind = ?" if kind else "") + " ORDER BY started DESC, id DESC LIMIT ?")
-        rows = self._read(sql, ((kind,) if kind else ()) + (limit,))
+               + (" WHERE " + " AND ".join(c for c, _ in where) if where else "")
+               + " ORDER BY started DESC, id DESC LIMIT ?")
+        rows = self._read(sql, tuple(v for _, v in where) + (limit,))
         return [HistoryEntry(*row) for row in rows]
 
     # ----- address books (CardDAV sync: contacts.sync) -----------------------------

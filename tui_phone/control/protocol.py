@@ -35,7 +35,10 @@ from ..commands import (
 MAX_LINE = 64 * 1024
 
 # Messages the server answers itself rather than turning into a Command.
-LOCAL = {"GetState", "Subscribe", "OpenUrl"}
+# History, messages, contacts and the team: answered by control/records.py.
+RECORDS = {"GetHistory", "GetMessages", "SearchContacts", "GetContact", "PutContact", "DeleteContact",
+           "GetTeam", "MarkSeen"}
+LOCAL = {"GetState", "Subscribe", "OpenUrl", *RECORDS}
 REQUESTS = {
     "StartCall", "PrepareCall", "ConnectCall", "DisconnectCall", "CallInfo", "Hold",
     "Retrieve", "Dtmf", "Transfer", "SetStatus", "SendSms", "Conference", "Split", "Mute", "SetAudio",
@@ -247,3 +250,22 @@ def reply(msg: dict, result: Result) -> dict:
         out["error"] = result.error
         out["kind"] = result.kind or "failed"
     return out
+
+
+def to_message(command: Command) -> dict:
+    """The request for ``command`` (the inverse of ``to_command``): what an
+    attached view sends for a key the user pressed."""
+    match command:
+        case StartCall(target=target) | PrepareCall(target=target):
+            return {"mt": type(command).__name__, "txt": target}
+        case Transfer(to=to, id=cid, replaces=replaces):
+            msg = {"mt": "Transfer", "id": cid}
+            msg.update({"replaces": replaces} if replaces is not None else {"to": to})
+            return msg
+        case SendSms(to=to, text=text):
+            return {"mt": "SendSms", "txt": to, "text": text}
+        case CallInfo(id=cid, html=html, iframe=iframe):
+            return {"mt": "CallInfo", "id": cid, "html": html, "iframe": iframe}
+    fields = {k: v for k, v in vars(command).items() if v is not None}
+    return {"mt": type(command).__name__, **fields}
+

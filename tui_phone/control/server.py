@@ -19,7 +19,7 @@ from ..files import UnsafeDirectory, check_shared_parent, private_dir
 from ..locations import runtime_dir
 from ..phone import Phone
 from ..store import model
-from . import protocol
+from . import protocol, records
 
 
 class AlreadyRunning(RuntimeError):
@@ -221,11 +221,16 @@ class ControlServer:
                 return out
             if msg["mt"] == "OpenUrl":
                 return protocol.reply(msg, await self.open_url(msg))
+            if msg["mt"] in records.REQUESTS:  # history, messages, contacts, team
+                return await records.answer(self.phone, msg)
             cfg = self.phone.config.numbers
             command = protocol.to_command(msg, cfg["default_region"], cfg["external_prefix"])
         except protocol.ProtocolError as e:
             return protocol.reply(msg, Result.fail(str(e), "bad_input"))
-        return protocol.reply(msg, await self.phone.execute(command, Source.SOCKET))
+        # an attached TUI marks what its user typed: the keyboard's rules (no dial-policy
+        # question), as in the TUI that owns the engine; only this socket (same uid) takes it
+        source = Source.KEYBOARD if msg.get("keyboard") is True else Source.SOCKET
+        return protocol.reply(msg, await self.phone.execute(command, source))
 
     async def open_url(self, msg: dict) -> Result:
         url = msg.get("url")

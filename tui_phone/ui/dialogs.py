@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label
 
+from ..control.records import same_peer  # one rule for the Compose thread and GetMessages
+
 
 class Confirm(ModalScreen[bool]):
     """A yes/no question; Enter or `y` confirms, Escape or `n` cancels."""
@@ -40,10 +42,6 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(value)
 
 
-def same_peer(peer: str, target: str) -> bool:
-    """Whether a message's peer URI is the number or URI the user means."""
-    user = peer.split(":", 1)[-1].split("@", 1)[0]
-    return peer == target or target in (user, peer.split(":", 1)[-1])
 
 
 class Compose(ModalScreen[None]):

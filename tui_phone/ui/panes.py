@@ -51,6 +51,7 @@ class StatusBar(Static):
     long the accounts give way (…), never the indicators."""
 
     state: State | None = None
+    attached = False  # a view of a phone another process runs (tui-phone attach)
     note: reactive[str] = reactive("")  # replaces the line while quitting
 
     def watch_note(self) -> None:
@@ -70,6 +71,8 @@ class StatusBar(Static):
             accounts.append(f"{a.status_text}   ", style="" if ok else "italic")
         accounts.rstrip()
         marks = Text(f"status: {state.status}")
+        if self.attached:
+            marks.append("  ⇄ attached", style="bold")
         if not state.audio.device:
             marks.append("  🔇 no audio", style="dim")
         if state.audio.muted:
