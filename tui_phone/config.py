@@ -399,9 +399,13 @@ def password_for(account: AccountConfig | AddressBookConfig) -> str:
     try:
         out = subprocess.run(shlex.split(account.password_command), capture_output=True,
                              text=True, timeout=10, check=True)
-    except (OSError, subprocess.SubprocessError) as e:
+    except (OSError, ValueError, subprocess.SubprocessError) as e:
         what = "address book" if isinstance(account, AddressBookConfig) else "account"
-        raise ConfigError(f"{what} {account.name}: password_command failed: {type(e).__name__}") from None
+        why = ("it took longer than 10 s" if isinstance(e, subprocess.TimeoutExpired)
+               else f"it exited with status {e.returncode}" if isinstance(e, subprocess.CalledProcessError)
+               else "it could not be started (is the program installed?)" if isinstance(e, OSError)
+               else "it is not a valid command line")
+        raise ConfigError(f"{what} {account.name}: password_command failed: {why}") from None
     return out.stdout.splitlines()[0] if out.stdout else ""
 
 

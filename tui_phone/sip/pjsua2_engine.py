@@ -47,7 +47,7 @@ from ..commands import (
     Transfer,
     Watch,
 )
-from ..config import AccountConfig, Config, password_for
+from ..config import AccountConfig, Config, ConfigError, password_for
 from . import errors, pjmodule
 from .depth import SipDepth
 from .capacity import RETRY_AFTER, Capacity
@@ -294,6 +294,8 @@ class PjEngine(Engine, SipDepth):
                 self.ep.utilLogWrite(1, "tui-phone", errors.detail(e))
         if isinstance(e, pj.Error):
             return errors.explain(e)
+        if isinstance(e, (RuntimeError, ConfigError)) and str(e):
+            return str(e), "failed"  # our own sentences (a TLS file missing, password_command failing)
         return "the phone could not do that (an internal error; run with --debug for details)", "failed"
 
     def _guard(self, fn, *args):
