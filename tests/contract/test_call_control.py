@@ -181,3 +181,16 @@ def test_attended_transfer_with_replaces(headless):
     c.wait_for(lambda m: len(m["calls"]) == 1 and m["calls"][0]["state"] == "Connected"
                and m["calls"][0]["sip"].startswith("sip:bob@"), 10, "carol talks to bob")
     assert a.api({"mt": "Transfer", "id": 99, "replaces": 1})["ok"] is False
+
+
+@pytest.mark.parametrize("target", ["sip:911@127.0.0.1", "sip:*72@127.0.0.1", "sip:+19005550100@127.0.0.1"])
+def test_incoming_refer_to_a_flagged_number_is_declined(headless, bob, sipp_dir, target):
+    """Found by the outside probe: anyone we talk to could make the phone dial 911, a premium
+    number or *72 (call forwarding) with a REFER. Headless, the REFER is declined and nothing dials."""
+    phone, cid = call_bob(headless, bob)
+    bob.command("transfer", target)
+    wait_log(phone, "declined:", 10)
+    time.sleep(1.0)
+    dialled = {c["sip"] for m in phone.models for c in m["calls"] if c["id"] != cid}
+    assert dialled == set(), dialled  # nothing dialled, at no point
+    assert "the far end transfers us to" not in phone.stderr()

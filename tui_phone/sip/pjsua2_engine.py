@@ -779,11 +779,24 @@ class PjEngine(Engine, SipDepth):
             self.emit(Log("info", f"call {call.cid}: transfer progress {code} {reason}", time.time()))
 
     def _transfer_request(self, call: _Call, prm) -> None:
-        """The far end REFERs us elsewhere: follow it, visibly, as a new call."""
+        """The far end REFERs us elsewhere: follow it, visibly, as a new call —
+        unless the dial policy flags the target (anyone we talk to can send a
+        REFER: to 911, a premium number, *72 forwarding). Then the REFER is
+        declined and the target offered like a link: the TUI asks, headless refuses."""
+        from ..commands import Source
+        from ..policy import judge
+
         acc = self._accounts[self._account_of(call)]
+        sip, num, dn = parse_remote(prm.dstUri)
+        reason = judge(sip, Source.REDIRECT, self.config)
+        if reason:
+            prm.statusCode = 603
+            self.emit(Log("warning", f"call {call.cid}: the far end asked us to call {sip}; declined: {reason}",
+                          time.time()))
+            self.emit(CallRedirected(call.cid, sip, reason, ask=True))
+            return
         cid = next(self._ids)
         new = _Call(self, acc, cid)
-        sip, num, dn = parse_remote(prm.dstUri)
         new.added = CallAdded(cid, "o", sip, num, dn, acc.cfg.name, "", time.time())
         self._calls[cid] = new
         prm.newCall = new
