@@ -120,6 +120,8 @@ class SipDepth:
             call.due, call.due_action = now + answer["auto_after"], "answer"
         elif fwd["noanswer"]:
             call.due, call.due_action = now + fwd["noanswer_after"], "forward"
+        elif answer["ring_timeout"]:  # nobody rings forever: four callers that never give up would fill the phone
+            call.due, call.due_action = now + answer["ring_timeout"], "timeout"
 
     def _call_timers(self) -> None:
         now = time.monotonic()
@@ -132,6 +134,11 @@ class SipDepth:
             if action == "answer":
                 self._log("info", f"call {call.cid}: answered automatically")
                 self._execute(ConnectCall(call.cid))
+            elif action == "timeout":
+                self._log("info", f"call {call.cid}: not answered within {self.config.answer['ring_timeout']} s")
+                op = pj.CallOpParam()
+                op.statusCode = 408  # Request Timeout: a missed call (480 is what dnd rejects with)
+                call.hangup(op)
             else:
                 acc = self._accounts[self._account_of(call)]
                 self._forward(acc, call, self.config.forward["noanswer"], "forward on no answer")

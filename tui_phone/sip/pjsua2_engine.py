@@ -47,7 +47,7 @@ from ..commands import (
     Transfer,
     Watch,
 )
-from ..config import AccountConfig, Config, ConfigError, password_for
+from ..config import MAX_CALLS, AccountConfig, Config, ConfigError, password_for
 from . import errors, pjmodule
 from .depth import SipDepth
 from .capacity import RETRY_AFTER, Capacity
@@ -78,6 +78,7 @@ SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
         "mandatory": pj.PJMEDIA_SRTP_MANDATORY}
 EARLY_STATES = {180: CallState.RINGBACK, 183: CallState.RINGBACK, 182: CallState.QUEUED}
 POST_DIAL_DELAY = 1.5  # seconds between answer and sending an extension as DTMF
+SUBSCRIPTIONS_PER_HOUR = 200  # presence watchers from outside a dialog (each lives until it expires)
 REJECT_CODE = 486  # Busy Here: lets other forked devices keep ringing
 
 
@@ -251,8 +252,10 @@ class PjEngine(Engine, SipDepth):
         self.ep = None
         self._capacity = Capacity(config.sip["max_calls"], 4 if any(a.ice for a in config.accounts) else 2)
         self._turned: deque[float] = deque()  # when calls were turned away (history lists the first few)
-        self._turned_ids: deque[str] = deque(maxlen=256)  # Call-IDs answered already (retransmissions)
+        self._turned_ids: deque[str] = deque(maxlen=256)
+        self._subscriptions: deque[float] = deque()  # when SUBSCRIBEs from outside were let through  # Call-IDs answered already (retransmissions)
         self._shed_unlisted = 0
+        self._shed_subscribes = 0
         self._sweep_at = 0.0
 
     # ----- public, any thread -------------------------------------------------
@@ -356,7 +359,7 @@ class PjEngine(Engine, SipDepth):
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
         cfg.uaConfig.userAgent = "tui-phone"
-        cfg.uaConfig.maxCalls = min(32, self._capacity.max_calls + 2)  # our guard turns calls away first
+        cfg.uaConfig.maxCalls = MAX_CALLS  # all of pjsua's slots; our guard turns calls away at [sip] max_calls
         cfg.medConfig.sndAutoCloseTime = -1
         cfg.medConfig.noVad = True
         cfg.logConfig.consoleLevel = 0
@@ -873,7 +876,7 @@ class PjEngine(Engine, SipDepth):
         if acc is None:
             return Result.fail(f"no account named {name!r}", "bad_input")
         uri = target_uri(cmd.target, acc.cfg)
-        refused = self._capacity.refuse(len(self._calls), time.monotonic())
+        refused = self._capacity.refuse(self._live_calls(), time.monotonic())
         if refused is not None:
             return Result.fail(refused[1], "busy")
         cid = next(self._ids)
@@ -895,7 +898,8 @@ class PjEngine(Engine, SipDepth):
         except pj.Error as e:  # pjsua may have ended the call already (DISCONNECTED inside makeCall)
             reason, kind = self._explain(e)
             if reason == "too many calls":
-                reason = f"too many calls ({len(self._calls) - 1} live)"
+                reason = (f"too many calls ({len(self._calls) - 1} live; the SIP stack holds {MAX_CALLS}, and "
+                          "finishes calls that just ended for up to 32 s)")
             self._announce(call, "")
             self._forget(call, 0, reason)
             return Result.fail(f"cannot call {uri}: {reason}", kind)
@@ -906,9 +910,13 @@ class PjEngine(Engine, SipDepth):
     def _screen_request(self, rq: pjmodule.RxRequest) -> bool:
         """pjsip module hook, before pjsua creates a call's media: turn a new
         INVITE away (486, or 503 + Retry-After) when the phone is at capacity."""
-        if rq.method != "INVITE" or ";tag=" in rq.header("To", "t").replace(" ", ""):
+        if ";tag=" in rq.header("To", "t").replace(" ", ""):
+            return False  # in a dialog (or claims to be: pjsua answers 481)
+        if rq.method == "SUBSCRIBE":
+            return self._screen_subscribe(rq)
+        if rq.method != "INVITE":
             return False
-        refused = self._capacity.refuse(len(self._calls), time.monotonic())
+        refused = self._capacity.refuse(self._live_calls(), time.monotonic())
         if refused is None:
             return False
         code, reason = refused
@@ -917,6 +925,24 @@ class PjEngine(Engine, SipDepth):
         if call_id not in self._turned_ids:  # a retransmission is answered again, listed once
             self._turned_ids.append(call_id)
             self._turned_away(rq.header("From", "f"), code, reason)
+        return True
+
+    def _live_calls(self) -> int:
+        """Calls that hold one of pjsua's slots: ours, and ended ones pjsua still finishes."""
+        return max(len(self._calls), pjmodule.calls_in_use())
+
+    def _screen_subscribe(self, rq: pjmodule.RxRequest) -> bool:
+        """Anyone may SUBSCRIBE to our presence, and each subscription lives
+        (and holds memory) until it expires, up to an hour: at most
+        SUBSCRIPTIONS_PER_HOUR new ones, the rest get 503 + Retry-After."""
+        now = time.monotonic()
+        while self._subscriptions and now - self._subscriptions[0] > 3600:
+            self._subscriptions.popleft()
+        if len(self._subscriptions) < SUBSCRIPTIONS_PER_HOUR:
+            self._subscriptions.append(now)
+            return False
+        rq.respond(503, (("Retry-After", "600"),))
+        self._shed_subscribes += 1
         return True
 
     def _turned_away(self, from_: str, code: int, reason: str) -> None:
@@ -937,6 +963,10 @@ class PjEngine(Engine, SipDepth):
             self.emit(Log("warning", f"turned away {self._shed_unlisted} more calls in a burst "
                                      "(too many calls at once; not listed in History)", time.time()))
             self._shed_unlisted = 0
+        if self._shed_subscribes:
+            self.emit(Log("warning", f"turned away {self._shed_subscribes} presence subscriptions (more than "
+                                     f"{SUBSCRIPTIONS_PER_HOUR} an hour from outside)", time.time()))
+            self._shed_subscribes = 0
 
     def _sweep(self) -> None:
         """End, in the model, every call whose SIP dialog is gone without a
