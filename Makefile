@@ -48,8 +48,16 @@ peers:
 		echo "missing test peers:$$missing (run as root, or: sudo apt-get install $(APT_PEERS))"; \
 	fi
 
+# The suite runs in two parts: most tests in parallel (real peers on their own ports), then the
+# ones that measure time or sound alone. PYTEST_ARGS runs a subset instead, in one process.
+JOBS ?= 3
 test: install-test peers
+ifeq ($(PYTEST_ARGS),)
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -q -m serial
+else
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+endif
 
 clean:
 	rm -rf $(VENV) .pytest_cache
