@@ -79,6 +79,8 @@ SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
 EARLY_STATES = {180: CallState.RINGBACK, 183: CallState.RINGBACK, 182: CallState.QUEUED}
 POST_DIAL_DELAY = 1.5  # seconds between answer and sending an extension as DTMF
 REJECT_CODE = 486  # Busy Here: lets other forked devices keep ringing
+IDLE_WAIT_S = 1.0  # longest block in libHandleEvents: bounds jobs pjsua2 posts from other threads
+BUSY_WAIT_S = 0.1  # the same with calls up (their RTP wakes the loop 50 times a second anyway)
 
 
 def target_uri(target: str, account: AccountConfig) -> str:
@@ -312,9 +314,11 @@ class PjEngine(Engine, SipDepth):
             return
         self._ready.set_result(True)
         ep = self.ep
+        self._clock_on = True  # _init started the null sound device
         while not self._stop.is_set():
-            ep.libHandleEvents(10)
+            ep.libHandleEvents(self._wait_ms())
             self._dead.clear()
+            self._guard(self._media_clock)
             if time.monotonic() >= self._sweep_at:
                 self._sweep_at = time.monotonic() + 1.0
                 self._guard(self._sweep)
@@ -339,6 +343,33 @@ class PjEngine(Engine, SipDepth):
         self._teardown()
         self._destroy()
 
+    def _wait_ms(self) -> int:
+        """How long the loop may block in pjsua's event wait: until the next
+        thing it polls for is due. SIP and RTP traffic, pjsip's own timers
+        and a command (``_wake``) end the wait earlier, so an idle phone
+        wakes about twice a second instead of 100 times (issue 17)."""
+        now = time.monotonic()
+        calls = self._calls.values()
+        due = [now + (BUSY_WAIT_S if self._calls else IDLE_WAIT_S)]
+        if self._calls or self._shed_unlisted:
+            due.append(self._sweep_at)
+        due += [c.dtmf_due for c in calls if c.dtmf and c.dtmf_due] + [c.due for c in calls if c.due]
+        due += [p.due() for p in self._probes.values()]
+        if self._audio is not None and self._audio.running:
+            due.append(self._audio_check_at)
+        return max(1, min(int((min(due) - now) * 1000) + 1, int(IDLE_WAIT_S * 1000)))
+
+    def _media_clock(self) -> None:
+        """The conference bridge runs on the null sound device's clock thread
+        (50 ticks/s, even with nothing connected). Only calls need it: it
+        stops (``setNoDev``) when the last call ends and starts again with
+        the next call, before that call's media is connected."""
+        want = bool(self._calls)
+        if want != self._clock_on:
+            self._clock_on = want
+            devices = self.ep.audDevManager()
+            devices.setNullDev() if want else devices.setNoDev()
+
     def _init(self) -> None:
         self.ep = ep = pj.Endpoint()
         saved = os.dup(1)
@@ -357,6 +388,8 @@ class PjEngine(Engine, SipDepth):
         cfg.uaConfig.maxCalls = min(32, self._capacity.max_calls + 2)  # our guard turns calls away first
         cfg.medConfig.sndAutoCloseTime = -1
         cfg.medConfig.noVad = True
+        cfg.medConfig.hasIoqueue = False  # RTP shares SIP's ioqueue (the owner's event wait): no worker polling 100x/s
+        cfg.medConfig.threadCnt = 0
         cfg.logConfig.consoleLevel = 0
         for server in {a.stun for a in self.config.accounts if a.stun}:
             cfg.uaConfig.stunServer.append(server)
