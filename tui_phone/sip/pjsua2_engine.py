@@ -80,6 +80,7 @@ EARLY_STATES = {180: CallState.RINGBACK, 183: CallState.RINGBACK, 182: CallState
 POST_DIAL_DELAY = 1.5  # seconds between answer and sending an extension as DTMF
 REJECT_CODE = 486  # Busy Here: lets other forked devices keep ringing
 IDLE_WAIT_S = 1.0  # longest block in libHandleEvents: bounds jobs pjsua2 posts from other threads
+CLOCK_LINGER_S = 1.0  # the media clock runs on this long after the last call (pending port removals)
 BUSY_WAIT_S = 0.1  # the same with calls up (their RTP wakes the loop 50 times a second anyway)
 
 
@@ -314,7 +315,7 @@ class PjEngine(Engine, SipDepth):
             return
         self._ready.set_result(True)
         ep = self.ep
-        self._clock_on = True  # _init started the null sound device
+        self._clock_on, self._clock_until = True, 0.0  # _init started the null sound device
         while not self._stop.is_set():
             ep.libHandleEvents(self._wait_ms())
             self._dead.clear()
@@ -357,14 +358,21 @@ class PjEngine(Engine, SipDepth):
         due += [p.due() for p in self._probes.values()]
         if self._audio is not None and self._audio.running:
             due.append(self._audio_check_at)
+        if self._clock_on:
+            due.append(self._clock_until)
         return max(1, min(int((min(due) - now) * 1000) + 1, int(IDLE_WAIT_S * 1000)))
 
     def _media_clock(self) -> None:
         """The conference bridge runs on the null sound device's clock thread
         (50 ticks/s, even with nothing connected). Only calls need it: it
-        stops (``setNoDev``) when the last call ends and starts again with
-        the next call, before that call's media is connected."""
-        want = bool(self._calls)
+        starts with the first call, before that call's media is connected,
+        and stops (``setNoDev``) CLOCK_LINGER_S after the last one ends,
+        because pjmedia removes a port (a recorder, which writes its WAV
+        header then) on the clock's next tick."""
+        now = time.monotonic()
+        if self._calls:
+            self._clock_until = now + CLOCK_LINGER_S
+        want = now < self._clock_until
         if want != self._clock_on:
             self._clock_on = want
             devices = self.ep.audDevManager()
