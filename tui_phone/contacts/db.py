@@ -42,9 +42,11 @@ if TYPE_CHECKING:
 FILENAME = "tui-phone.db"
 TEAM_READ_ONLY = "team contacts are managed on the PBX"
 LOOKUP_MIN_DIGITS = 7
+"""Fewest trailing digits a caller number must share with a stored one (fallback)."""
+BULK_MIN = 100
+"""From this many contacts in one insert on, the search index is built once after the rows."""
 RARE_MAX = 1000
 """A search term with at most this many matches is looked up in the index (see ``ContactsDB._rare``)."""
-"""Fewest trailing digits a caller number must share with a stored one (fallback)."""
 
 
 def _digits(text: str) -> str:
@@ -307,7 +309,9 @@ class ContactsDB:
         one is refused, none (the error names it: ``contact 3: email: …``)."""
         valid = self._valid(contacts)
         with self._write() as conn:
-            return [self._store(conn, c) for c in valid]
+            stored = [self._store(conn, c) for c in self._indexed_once(conn, valid)]
+            self._index(conn, stored, len(valid))
+            return stored
 
     def merge_many(self, contacts: Iterable[Contact]) -> tuple[int, int]:
         """Store imported contacts in one transaction, as (added, updated): one
@@ -315,8 +319,10 @@ class ContactsDB:
         numbers, replaces that contact (same id, ★ kept); the others are added.
         Importing the same file twice changes nothing."""
         added = updated = 0
+        valid = self._valid(contacts)
         with self._write() as conn:
-            for c in self._valid(contacts):
+            stored = []
+            for c in self._indexed_once(conn, valid):
                 old = self._same(conn, c)
                 if old is None:
                     added += 1
@@ -324,8 +330,25 @@ class ContactsDB:
                     self._remove(conn, [old[0]])
                     updated += 1
                     c = replace(c, id=old[0], favorite=c.favorite or bool(old[1]), uid=c.uid or old[2])
-                self._store(conn, c)
+                stored.append(self._store(conn, c))
+            self._index(conn, stored, len(valid))
         return added, updated
+
+    def _indexed_once(self, conn: sqlite3.Connection, contacts: list[Contact]) -> list[Contact]:
+        """Before a bulk insert (BULK_MIN contacts or more): drop the trigger
+        that indexes each new row, so :meth:`_index` builds the index entries
+        once, after the rows (~70 µs less per contact at 100k). DDL is
+        transactional: a rollback brings the trigger back."""
+        if self.fts and len(contacts) >= BULK_MIN:
+            conn.execute("DROP TRIGGER contacts_search_ai")
+        return contacts
+
+    def _index(self, conn: sqlite3.Connection, stored: list[Contact], count: int) -> None:
+        """The other half of :meth:`_indexed_once`: index the stored rows, put the trigger back."""
+        if self.fts and count >= BULK_MIN:
+            conn.executemany("INSERT INTO contact_search (rowid, haystack, digits)"
+                             " SELECT id, haystack, digits FROM contacts WHERE id = ?", [(c.id,) for c in stored])
+            conn.execute(_SEARCH_INDEX[1])
 
     def _valid(self, contacts: Iterable[Contact]) -> list[Contact]:
         contacts = list(contacts)
