@@ -396,8 +396,14 @@ def measure_phone(pulse, work: Path, bob, seconds: float, idle_seconds: float) -
         phone.wait_call_state("Connected", 10, r["id"])
         head = max(0.0, 3.0 - (time.monotonic() - t0))
         res["phone_cpu_call_first_3s"] = round(proc_cpu_over(pid, head), 2) if head else None
-        res["phone_cpu_call_rest"] = round(proc_cpu_over(pid, max(seconds - 3.0, 1.0)), 2)
+        # after the start: the phone and baresip (the other end of the same call) over the same window
         hz = os.sysconf("SC_CLK_TCK")
+        t1, p1, b1 = time.monotonic(), proc_cpu_ticks(pid), proc_cpu_ticks(bob.proc.pid)
+        time.sleep(max(seconds - 3.0, 1.0))
+        span = time.monotonic() - t1
+        res["phone_cpu_call_rest"] = round(100.0 * (proc_cpu_ticks(pid) - p1) / hz / span, 2)
+        res["baresip_cpu_call_rest"] = round(100.0 * (proc_cpu_ticks(bob.proc.pid) - b1) / hz / span, 2)
+        res["phone_vs_baresip"] = round(res["phone_cpu_call_rest"] / max(res["baresip_cpu_call_rest"], 0.01), 2)
         res["phone_call_seconds"] = round(time.monotonic() - t0, 1)
         res["phone_cpu_call"] = round(100.0 * (proc_cpu_ticks(pid) - c0) / hz / (time.monotonic() - t0), 2)
         res["phone_cpu_above_idle"] = round(res["phone_cpu_call"] - res["phone_cpu_idle"], 2)
@@ -550,6 +556,9 @@ SUMMARY = [  # (key, label, issue 7 limit or None)
     ("phone_cpu_above_idle", "CPU above idle, tui-phone process, whole call (% core)", 3.0),
     ("phone_cpu_call_first_3s", "  of which the first 3 s of the call (% core)", None),
     ("phone_cpu_call_rest", "  and the rest of the call (% core)", None),
+    ("baresip_cpu_call_rest", "  baresip, the other end, same window (% core)", None),
+    ("phone_vs_baresip", "  ratio tui-phone / baresip (issue 17 goal 1.5)", 1.5),
+    ("phone_rss_mb", "RSS at the end of the call, tui-phone process (MB; goal 50)", 50.0),
     ("drop_late_pct", "dropped/late frames during the call (%)", 0.1),
     ("latency_added_ms", "added latency of the bridge (ms)", 20.0),
     ("latency_bridge_ms", "  click delay through the bridge (ms)", None),

@@ -5,8 +5,8 @@ Builds N contacts (default 10,000; 1–3 numbers each, some favorites, a team of
 
 - bulk insert time (``add_many``, one transaction) and the team refresh;
 - search latency p50/p95/max over 200 queries typed the way people type
-  (1–10 letters of a name, company or email; 3–7 digits of a number; two
-  words), once for the full result list and once for one screen (limit 50),
+  (1–10 letters of a name, company or email; 1–7 digits of a number; two
+  words; 5 % that match nothing), once for the full result list and once for one screen (limit 50),
   then by typed length (limit 50);
 - caller lookup latency;
 - single ``add`` / ``update`` / ``delete`` / ``set_favorite`` latency p50/p95/max
@@ -51,21 +51,36 @@ def person(rng: random.Random, i: int) -> Contact:
                    numbers=numbers, favorite=rng.random() < .02)
 
 
+NO_MATCH = ("zq", "xqz", "qqqq", "zzyzx", "wxq", "jjj kkk", "0000000", "9999999", "qx", "vvv")
+
+
 def queries(rng: random.Random, contacts: list[Contact], n: int) -> list[str]:
+    """Typed the way people type: 1-10 letters of a name, company or email; 1-7 digits of a number
+    (1-2 digits match most of the list); two words; and 5 % that match nothing."""
     out = []
     while len(out) < n:
         c = rng.choice(contacts)
         kind = rng.random()
-        if kind < .5:
+        if kind < .45:
             text = rng.choice([c.first, c.last, c.company or c.last, c.email])
             out.append(text[: rng.randint(1, 10)])
-        elif kind < .8:
+        elif kind < .75:
             digits = "".join(ch for ch in rng.choice(c.numbers).typed if ch.isdigit())
             start = rng.randint(0, len(digits) - 3)
-            out.append(digits[start: start + rng.randint(3, 7)])
-        else:
+            out.append(digits[start: start + rng.randint(1, 7)])
+        elif kind < .95:
             out.append(f"{c.first[:rng.randint(1, 4)]} {c.last[:rng.randint(1, 4)]}")
+        else:
+            out.append(rng.choice(NO_MATCH))
     return out
+
+
+def size_mb(where: Path) -> float:
+    return sum(p.stat().st_size for p in where.glob("tui-phone.db*")) / 1e6
+
+
+def rss_mb() -> float:
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:")) / 1024
 
 
 def timed(fn, items) -> list[float]:
@@ -94,9 +109,11 @@ def main() -> None:
                     numbers=(Number("work", str(200 + i)),)) for i in range(50)]
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         db = ContactsDB(Path(tmp) / "tui-phone.db", "US")
+        rss0 = rss_mb()
         t = time.perf_counter()
         stored = db.add_many(people)
         bulk = time.perf_counter() - t
+        rss = rss_mb() - rss0
         t = time.perf_counter()
         db.replace_team(team)
         refresh = time.perf_counter() - t
@@ -104,7 +121,8 @@ def main() -> None:
               f"sqlite={__import__('sqlite3').sqlite_version}")
         print(f"bulk insert: {bulk:.2f} s ({bulk / args.count * 1e6:.0f} us/contact); "
               f"team refresh (50): {refresh * 1000:.1f} ms; "
-              f"file {(Path(tmp) / 'tui-phone.db').stat().st_size / 1e6:.1f} MB + WAL")
+              f"file {size_mb(Path(tmp)):.1f} MB with WAL ({size_mb(Path(tmp)) / args.count * 1e5:.1f} MB per 100k); "
+              f"process RSS grew {rss:.0f} MB")
 
         qs = queries(rng, stored, 200)
         db.search("warm up")
@@ -119,7 +137,10 @@ def main() -> None:
             if len(typed) >= 10:
                 report(f"  {size} letters (limit 50)", timed(lambda q: db.search(q, limit=50), typed))
         digits = [q for q in qs if q[0].isdigit()]
-        report("  3-7 digits (limit 50)", timed(lambda q: db.search(q, limit=50), digits))
+        for name, lo, hi in (("1-2", 1, 2), ("3-7", 3, 7)):
+            report(f"  {name} digits (limit 50)",
+                   timed(lambda q: db.search(q, limit=50), [q for q in digits if lo <= len(q) <= hi]))
+        report("  no match (limit 50)", timed(lambda q: db.search(q, limit=50), NO_MATCH * 5))
         callers = [rng.choice(c.numbers).typed for c in rng.sample(stored, 200)]
         report("lookup (E.164)", timed(db.lookup, callers))
         report("lookup (last 7 digits)", timed(db.lookup, [c[-8:] for c in callers]))

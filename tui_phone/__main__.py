@@ -476,8 +476,8 @@ def fast_open(argv: list[str]) -> int | None:
         config, argv = argv[1], argv[2:]
     if len(argv) != 2 or argv[0] != "open" or argv[1].startswith("-"):
         return None
+    from .control.address import configured_socket
     from .control.client import NotRunning, request
-    from .locations import configured_socket
 
     try:
         path = configured_socket(config)

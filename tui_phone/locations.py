@@ -9,46 +9,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-APP = "tui-phone"
+from tui_phone.control.address import APP, runtime_dir as _runtime_dir, socket_file
 
 
 def runtime_dir() -> Path:
     """``$XDG_RUNTIME_DIR/tui-phone`` (private, 0700), else a per-user /tmp dir."""
-    base = os.environ.get("XDG_RUNTIME_DIR")
-    if base:
-        return Path(base) / APP
-    return Path(f"/tmp/{APP}-{os.getuid()}")
+    return Path(_runtime_dir())
 
 
 def socket_path(configured: str = "") -> Path:
-    return Path(configured).expanduser() if configured else runtime_dir() / "control.sock"
-
-
-def configured_socket(config: str | None) -> Path:
-    """The control socket a config names, read with tomllib alone (the fast
-    path of ``tui-phone open``). Raises ValueError when the file cannot be
-    read or parsed; a missing default config means the default socket."""
-    import tomllib
-
-    if config is None:
-        base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
-        path, required = os.path.join(base, APP, "config.toml"), False
-    else:
-        path, required = config, True
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        if required:
-            raise ValueError(f"{path}: no such file") from None
-        return socket_path()
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ValueError(str(e)) from None
-    control = data.get("control", {})
-    value = control.get("socket", "") if isinstance(control, dict) else ""
-    if not isinstance(value, str):
-        raise ValueError("control.socket must be a string")
-    return socket_path(value)
+    return Path(socket_file(configured))
 
 
 def config_dir() -> Path:

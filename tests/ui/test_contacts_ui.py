@@ -142,3 +142,18 @@ async def test_team_pane_shows_live_status(tmp_path):
             assert table.row_count == 0
             await pilot.press("escape", "s")  # own status toggles
             await until(pilot, lambda: app.state.status == "unavailable", what="own status")
+
+
+async def test_a_contact_added_by_another_process_shows_without_a_search():
+    """The database watch (a stat of the file and its WAL twice a second, SQLite asked only after a
+    write) shows a contact another connection wrote, e.g. `tui-phone contacts import`."""
+    from tui_phone.contacts.db import ContactsDB
+
+    app = make_app(config())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await open_contacts(pilot, app)
+        await until(pilot, lambda: app.phone.contacts_open and names(app) == [], what="empty list")
+        await pilot.pause(1.0)  # the watch has seen the file as it is
+        with ContactsDB(app.phone.contacts.path) as other:
+            other.add(Contact(first="Imported", last="Elsewhere", numbers=(Number("work", "200"),)))
+        await until(pilot, lambda: names(app) == ["Imported Elsewhere"], what="the other process's contact")

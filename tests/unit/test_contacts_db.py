@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from tui_phone.contacts import Contact, ContactError, Number
-from tui_phone.contacts.db import MIGRATIONS, ContactsDB
+from tui_phone.contacts.db import BULK_MIN, MIGRATIONS, RARE_MAX, ContactsDB
 
 
 @pytest.fixture(params=["fts", "scan"])
@@ -170,6 +170,27 @@ def test_search_index_follows_every_write(db):
                          " VALUES ('integrity-check', 1)")
     assert names(db.search("sm")) == ["Bob Smythe"] and names(db.search("lee")) == ["Dana Lee"]
     assert db.search("temp") == [] and db.search("smith") == []
+
+
+def test_bulk_insert_and_import_index_every_row_once(db):
+    """From BULK_MIN contacts on, the index is built after the rows; it still matches them exactly."""
+    many = [bob(first=f"Bulk{i:03d}", numbers=(Number("work", f"+1 212 555 {i:04d}"),)) for i in range(BULK_MIN)]
+    db.add_many(many)
+    assert db.merge_many(many) == (0, BULK_MIN)  # the same cards again: every one replaced, re-indexed
+    db.add(bob(first="Single"))  # the per-row trigger is back
+    if db.fts:
+        db._conn.execute("INSERT INTO contact_search (contact_search, rank) VALUES ('integrity-check', 1)")
+    assert names(db.search("bulk042")) == ["Bulk042 Smith"] and names(db.search("single")) == ["Single Smith"]
+    assert len(db.search("bulk")) == BULK_MIN and names(db.search("5550099")) == ["Bulk099 Smith"]
+
+
+def test_search_of_a_common_and_a_rare_word_finds_the_rare_pair(db):
+    """A word with more than RARE_MAX matches is found by walking the list; with a rare one, from the index."""
+    db.add_many([bob(first="Common", last=f"Person{i}") for i in range(RARE_MAX + 5)]
+                + [bob(first="Common", last="Zebra"), bob(first="Other", last="Zebra")])
+    assert len(db.search("common", limit=50)) == 50
+    assert names(db.search("comm zebra")) == ["Common Zebra"]
+    assert db.search("common qqq") == []
 
 
 def test_search_narrows_as_you_type(people):

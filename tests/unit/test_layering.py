@@ -42,3 +42,21 @@ def test_open_command_path_is_stdlib_only(tmp_path):
             "assert rc == 3, rc")
     mods = loaded_after(code)
     assert not {m for m in mods if m.split(".")[0] in {"textual", "pjsua2", "phonenumbers"}}
+
+
+def test_open_command_loads_only_os_socket_and_json(tmp_path):
+    """Issue 17: a click on a link pays for json and socket, nothing more: no pathlib, typing, tomllib
+    (the config says nothing about a socket), argparse or dataclasses; a config that names a socket is read."""
+    baseline = loaded_after("import __future__, json, os, socket")  # __future__: our modules' annotations import
+    (tmp_path / "plain.toml").write_text('[[accounts]]\nname = "a"\nuri = "sip:a@127.0.0.1"\n')
+    (tmp_path / "custom.toml").write_text(f'[control]\nsocket = "{tmp_path}/custom.sock"\n')
+
+    def open_with(config: str) -> set[str]:
+        return loaded_after(f"import os; os.environ['XDG_RUNTIME_DIR'] = {str(tmp_path)!r}\n"
+                            "from tui_phone.__main__ import main\n"
+                            f"rc = main(['--config', {config!r}, 'open', 'tel:200'])\n"
+                            "assert rc == 3, rc")
+
+    extra = {m for m in open_with(str(tmp_path / "plain.toml")) - baseline if not m.startswith("tui_phone")}
+    assert extra == set()
+    assert "tomllib" in open_with(str(tmp_path / "custom.toml"))

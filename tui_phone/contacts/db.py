@@ -43,6 +43,10 @@ FILENAME = "tui-phone.db"
 TEAM_READ_ONLY = "team contacts are managed on the PBX"
 LOOKUP_MIN_DIGITS = 7
 """Fewest trailing digits a caller number must share with a stored one (fallback)."""
+BULK_MIN = 100
+"""From this many contacts in one insert on, the search index is built once after the rows."""
+RARE_MAX = 1000
+"""A search term with at most this many matches is looked up in the index (see ``ContactsDB._rare``)."""
 
 
 def _digits(text: str) -> str:
@@ -305,7 +309,9 @@ class ContactsDB:
         one is refused, none (the error names it: ``contact 3: email: …``)."""
         valid = self._valid(contacts)
         with self._write() as conn:
-            return [self._store(conn, c) for c in valid]
+            stored = [self._store(conn, c) for c in self._indexed_once(conn, valid)]
+            self._index(conn, stored, len(valid))
+            return stored
 
     def merge_many(self, contacts: Iterable[Contact]) -> tuple[int, int]:
         """Store imported contacts in one transaction, as (added, updated): one
@@ -313,8 +319,10 @@ class ContactsDB:
         numbers, replaces that contact (same id, ★ kept); the others are added.
         Importing the same file twice changes nothing."""
         added = updated = 0
+        valid = self._valid(contacts)
         with self._write() as conn:
-            for c in self._valid(contacts):
+            stored = []
+            for c in self._indexed_once(conn, valid):
                 old = self._same(conn, c)
                 if old is None:
                     added += 1
@@ -322,8 +330,25 @@ class ContactsDB:
                     self._remove(conn, [old[0]])
                     updated += 1
                     c = replace(c, id=old[0], favorite=c.favorite or bool(old[1]), uid=c.uid or old[2])
-                self._store(conn, c)
+                stored.append(self._store(conn, c))
+            self._index(conn, stored, len(valid))
         return added, updated
+
+    def _indexed_once(self, conn: sqlite3.Connection, contacts: list[Contact]) -> list[Contact]:
+        """Before a bulk insert (BULK_MIN contacts or more): drop the trigger
+        that indexes each new row, so :meth:`_index` builds the index entries
+        once, after the rows (~70 µs less per contact at 100k). DDL is
+        transactional: a rollback brings the trigger back."""
+        if self.fts and len(contacts) >= BULK_MIN:
+            conn.execute("DROP TRIGGER contacts_search_ai")
+        return contacts
+
+    def _index(self, conn: sqlite3.Connection, stored: list[Contact], count: int) -> None:
+        """The other half of :meth:`_indexed_once`: index the stored rows, put the trigger back."""
+        if self.fts and count >= BULK_MIN:
+            conn.executemany("INSERT INTO contact_search (rowid, haystack, digits)"
+                             " SELECT id, haystack, digits FROM contacts WHERE id = ?", [(c.id,) for c in stored])
+            conn.execute(_SEARCH_INDEX[1])
 
     def _valid(self, contacts: Iterable[Contact]) -> list[Contact]:
         contacts = list(contacts)
@@ -403,26 +428,41 @@ class ContactsDB:
         ``212-555``, ``+1 212``) matches a substring of any number's digits, as
         typed or as E.164. ``limit`` caps the list (a pane shows one screen).
         """
-        where, params = [], []
-        for kind, term in _terms(text):
-            column = "digits" if kind == "digits" else "haystack"
-            if self.fts and len(term) >= 3:
-                where.append("c.id IN (SELECT rowid FROM contact_search WHERE contact_search MATCH ?)")
-                params.append(f"{column} : {_phrase(term)}")
-            else:
-                where.append(f"instr(c.{column}, ?) > 0")
-                params.append(term)
-        if not include_team:
-            where.append("c.team = 0")
-        # Filter, order and cut on the narrow rows first; build numbers for the hits only.
-        hits = ("SELECT c.id, c.favorite, c.sort_key FROM contacts c"
-                + (" WHERE " + " AND ".join(where) if where else "") + _ORDER
-                + (" LIMIT ?" if limit is not None else ""))
-        if limit is not None:
-            params.append(limit)
-        sql = (_SELECT + f" JOIN ({hits}) hit ON hit.id = c.id"
-               " ORDER BY hit.favorite DESC, hit.sort_key, hit.id")
-        return [_contact(row) for row in self._read(sql, params)]
+        terms = _terms(text)
+        with self._lock:
+            rare = self._rare(terms)
+            if rare is not None and not rare:
+                return []
+            where = [f"instr(c.{'digits' if kind == 'digits' else 'haystack'}, ?) > 0" for kind, _ in terms]
+            params: list = [term for _, term in terms]
+            if rare is not None:
+                where.append(f"c.id IN ({','.join(map(str, rare))})")
+            if not include_team:
+                where.append("c.team = 0")
+            # Filter, order and cut on the narrow rows first; build numbers for the hits only.
+            hits = ("SELECT c.id, c.favorite, c.sort_key FROM contacts c"
+                    + (" WHERE " + " AND ".join(where) if where else "") + _ORDER
+                    + (" LIMIT ?" if limit is not None else ""))
+            if limit is not None:
+                params.append(limit)
+            sql = (_SELECT + f" JOIN ({hits}) hit ON hit.id = c.id"
+                   " ORDER BY hit.favorite DESC, hit.sort_key, hit.id")
+            return [_contact(row) for row in self._conn.execute(sql, params).fetchall()]
+
+    def _rare(self, terms: list[tuple[str, str]]) -> list[int] | None:
+        """The ids matching every indexed term (3+ characters) when there are
+        at most RARE_MAX, else None. Rare matches are answered from the index;
+        common ones by walking the list in order (``contacts_order``), which
+        meets ``limit`` hits within a few thousand rows. Asking the index for
+        every match of a common term and sorting them cost 20-40 ms at 100k."""
+        indexed = [f"{'digits' if kind == 'digits' else 'haystack'} : {_phrase(term)}"
+                   for kind, term in terms if len(term) >= 3]
+        if not (self.fts and indexed):
+            return None
+        ids = [r[0] for r in self._conn.execute(
+            "SELECT rowid FROM contact_search WHERE contact_search MATCH ? LIMIT ?",
+            (" AND ".join(indexed), RARE_MAX + 1))]
+        return ids if len(ids) <= RARE_MAX else None
 
     def lookup(self, number: str) -> Contact | None:
         """The contact a caller's number belongs to, or None.

@@ -82,7 +82,8 @@ def _text(value: str, field: str) -> str:
     if not isinstance(value, str):
         raise ContactError(f"must be text (got {type(value).__name__})", field)
     value = value.strip()
-    if any(is_control(ch) for ch in value):
+    # isprintable() is False for every control/format/separator character (and more): check those one by one
+    if not value.isprintable() and any(is_control(ch) for ch in value):
         raise ContactError(f"has a control character: {show(value)}", field)
     return value
 

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
-from typing import Iterator
+
+TYPE_CHECKING = False  # typing is not imported at run time: `tui-phone open` loads only json and socket
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 
 class NotRunning(ConnectionError):
     """No tui-phone answers on the socket (exit code 3)."""
 
 
-def connect(path: Path, timeout: float | None = 10) -> socket.socket:
+def connect(path: Path | str, timeout: float | None = 10) -> socket.socket:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
@@ -43,7 +46,7 @@ def messages(sock: socket.socket) -> Iterator[dict]:
                 yield json.loads(line)
 
 
-def request(path: Path, msg: dict, timeout: float = 10) -> dict:
+def request(path: Path | str, msg: dict, timeout: float = 10) -> dict:
     """Send one message and return the server's reply to it."""
     with connect(path, timeout) as s:
         s.sendall(json.dumps(msg).encode() + b"\n")
@@ -52,7 +55,7 @@ def request(path: Path, msg: dict, timeout: float = 10) -> dict:
     raise ConnectionError("the phone closed the connection without replying")
 
 
-def stream(path: Path, msg: dict) -> Iterator[dict]:
+def stream(path: Path | str, msg: dict) -> Iterator[dict]:
     """Send one message and yield every line that comes back (Subscribe)."""
     with connect(path, None) as s:
         s.sendall(json.dumps(msg).encode() + b"\n")

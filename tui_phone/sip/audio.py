@@ -492,6 +492,11 @@ class AudioBridge:
         self._tone = _Tone(name)
 
     @property
+    def running(self) -> bool:
+        """A device stream is open (``check`` has something to watch)."""
+        return any(st is not None for st in (self._in_stream, self._out_stream, self._ring_stream))
+
+    @property
     def tone(self) -> str | None:
         current = self._ring_tone or self._tone
         return current.name if current else None

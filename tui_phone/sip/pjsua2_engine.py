@@ -80,6 +80,9 @@ EARLY_STATES = {180: CallState.RINGBACK, 183: CallState.RINGBACK, 182: CallState
 POST_DIAL_DELAY = 1.5  # seconds between answer and sending an extension as DTMF
 SUBSCRIPTIONS_PER_HOUR = 200  # presence watchers from outside a dialog (each lives until it expires)
 REJECT_CODE = 486  # Busy Here: lets other forked devices keep ringing
+IDLE_WAIT_S = 1.0  # longest block in libHandleEvents: bounds jobs pjsua2 posts from other threads
+CLOCK_LINGER_S = 1.0  # the media clock runs on this long after the last call (pending port removals)
+BUSY_WAIT_S = 0.1  # the same with calls up (their RTP wakes the loop 50 times a second anyway)
 
 
 def target_uri(target: str, account: AccountConfig) -> str:
@@ -317,9 +320,11 @@ class PjEngine(Engine, SipDepth):
             return
         self._ready.set_result(True)
         ep = self.ep
+        self._clock_on, self._clock_until = True, 0.0  # _init started the null sound device
         while not self._stop.is_set():
-            ep.libHandleEvents(10)
+            ep.libHandleEvents(self._wait_ms())
             self._dead.clear()
+            self._guard(self._media_clock)
             if time.monotonic() >= self._sweep_at:
                 self._sweep_at = time.monotonic() + 1.0
                 self._guard(self._sweep)
@@ -344,6 +349,40 @@ class PjEngine(Engine, SipDepth):
         self._teardown()
         self._destroy()
 
+    def _wait_ms(self) -> int:
+        """How long the loop may block in pjsua's event wait: until the next
+        thing it polls for is due. SIP and RTP traffic, pjsip's own timers
+        and a command (``_wake``) end the wait earlier, so an idle phone
+        wakes about twice a second instead of 100 times (issue 17)."""
+        now = time.monotonic()
+        calls = self._calls.values()
+        due = [now + (BUSY_WAIT_S if self._calls else IDLE_WAIT_S)]
+        if self._calls or self._shed_unlisted:
+            due.append(self._sweep_at)
+        due += [c.dtmf_due for c in calls if c.dtmf and c.dtmf_due] + [c.due for c in calls if c.due]
+        due += [p.due() for p in self._probes.values()]
+        if self._audio is not None and self._audio.running:
+            due.append(self._audio_check_at)
+        if self._clock_on:
+            due.append(self._clock_until)
+        return max(1, min(int((min(due) - now) * 1000) + 1, int(IDLE_WAIT_S * 1000)))
+
+    def _media_clock(self) -> None:
+        """The conference bridge runs on the null sound device's clock thread
+        (50 ticks/s, even with nothing connected). Only calls need it: it
+        starts with the first call, before that call's media is connected,
+        and stops (``setNoDev``) CLOCK_LINGER_S after the last one ends,
+        because pjmedia removes a port (a recorder, which writes its WAV
+        header then) on the clock's next tick."""
+        now = time.monotonic()
+        if self._calls:
+            self._clock_until = now + CLOCK_LINGER_S
+        want = now < self._clock_until
+        if want != self._clock_on:
+            self._clock_on = want
+            devices = self.ep.audDevManager()
+            devices.setNullDev() if want else devices.setNoDev()
+
     def _init(self) -> None:
         self.ep = ep = pj.Endpoint()
         saved = os.dup(1)
@@ -362,6 +401,8 @@ class PjEngine(Engine, SipDepth):
         cfg.uaConfig.maxCalls = MAX_CALLS  # all of pjsua's slots; our guard turns calls away at [sip] max_calls
         cfg.medConfig.sndAutoCloseTime = -1
         cfg.medConfig.noVad = True
+        cfg.medConfig.hasIoqueue = False  # RTP shares SIP's ioqueue (the owner's event wait): no worker polling 100x/s
+        cfg.medConfig.threadCnt = 0
         cfg.logConfig.consoleLevel = 0
         for server in {a.stun for a in self.config.accounts if a.stun}:
             cfg.uaConfig.stunServer.append(server)

@@ -52,6 +52,13 @@ class RegistrarProbe:
                 f"To: <sip:{target}>\r\nCall-ID: {call_id}\r\nCSeq: {self.cseq} OPTIONS\r\n"
                 "User-Agent: tui-phone\r\nContent-Length: 0\r\n\r\n").encode()
 
+    def due(self) -> float:
+        """When ``poll`` has work next (monotonic). Only the next send: an
+        answer waits in the socket, and a probe unanswered by then is late
+        anyway (timeout < interval), so the owner loop need not wake for it."""
+        return self.next_at if self.timeout < self.interval or self.pending is None \
+            else min(self.next_at, self.pending[1] + self.timeout)
+
     def poll(self, now: float) -> str | None:
         """Advance; returns "down" or "up" on a change, else None. Never blocks."""
         while True:

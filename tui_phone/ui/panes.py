@@ -305,12 +305,16 @@ class CallList(FittedTable):
 
     def on_mount(self) -> None:
         self._rows: list[Call] = []
-        self.set_interval(1, self._tick)
+        self._clock = self.set_interval(1, self._tick, pause=True)  # runs only while a call is connected
 
     def show(self, state: State) -> None:
         self._rows = [*state.calls, *reversed(state.ended)]
         now = time.time()
         self.fill([(str(c.id), self._row(c, now)) for c in self._rows])
+        if any(c.live and c.connected_at is not None for c in self._rows):
+            self._clock.resume()
+        else:
+            self._clock.pause()
 
     def select(self, call_id: int) -> None:
         """Put the cursor on this call's row."""
