@@ -78,9 +78,26 @@ def open_private(path: Path, append: bool = False, binary: bool = False):
 
 def touch_private(path: Path) -> Path:
     """Make sure ``path`` exists and is 0600 (before a library such as SQLite
-    or pjsua opens it: they keep an existing file's mode)."""
-    open_private(path, append=True, binary=True).close()
-    return Path(path)
+    or pjsua opens it: they keep an existing file's mode).
+
+    An existing file is only chmod-ed, never opened: closing any descriptor
+    of a file drops every POSIX lock this process holds on it, so opening and
+    closing a database another connection of ours has open made SQLite think
+    it was alone, and a second process then deleted the live -wal and -shm
+    (contacts saved through the running phone were lost)."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        st = os.stat(path)
+        if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) != FILE_MODE:
+            os.chmod(path, FILE_MODE)
+        return path
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+    return path
 
 
 def write_private(path: Path, text: str) -> None:

@@ -392,3 +392,28 @@ def test_another_connection_changes_data_version(tmp_path):
         assert mine.data_version() == before  # our own writes are not news
         theirs.add(Contact(first="Other", numbers=(Number("work", "201"),)))
         assert mine.data_version() != before
+
+
+def test_a_second_connection_never_costs_the_first_its_journal(tmp_path):
+    """Found by an outside probe: opening a second ContactsDB in the phone's process (the
+    address book sync does) opened and closed the -wal/-shm files, which drops SQLite's POSIX
+    locks; a CLI run then deleted the live journal and the phone's next saves were lost."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "tui-phone.db"
+    phone = ContactsDB(path)
+    phone.add(Contact(first="Alpha", numbers=(Number("work", "+12125550100"),)))
+    second = ContactsDB(path)  # the same process opens it again
+    wal = path.with_name(path.name + "-wal")
+    inode = wal.stat().st_ino
+    code = f"from tui_phone.contacts.db import ContactsDB; ContactsDB({str(path)!r}).close()"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)  # a CLI run opens and closes
+    assert wal.exists() and wal.stat().st_ino == inode  # the live journal is still the same file
+    phone.add(Contact(first="Gamma", numbers=(Number("work", "+12125550101"),)))
+    out = subprocess.run([sys.executable, "-c", f"from tui_phone.contacts.db import ContactsDB; "
+                          f"print([c.name for c in ContactsDB({str(path)!r}).search('gamma')])"],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    assert "Gamma" in out
+    second.close()
+    phone.close()
