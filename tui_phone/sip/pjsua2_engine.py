@@ -27,8 +27,10 @@ import pjsua2 as pj
 from ..commands import (
     Command,
     Conference,
+    Mute,
     Result,
     SendSms,
+    SetAudio,
     SetStatus,
     Split,
     StartCall,
@@ -452,9 +454,6 @@ class PjEngine(Engine):
         self.sound.close()  # its ports must go before libDestroy
 
     def _destroy(self) -> None:
-        if self._unknown is not None:
-            self._unknown.close()
-            self._unknown = None
         gc.collect()
         try:
             self.ep.libDestroy()
