@@ -47,6 +47,7 @@ from .engine import Emit, Engine
 TRANSPORTS = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}
 SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
         "mandatory": pj.PJMEDIA_SRTP_MANDATORY}
+REGISTER_RETRY = 0.5  # seconds between tries while an earlier REGISTER is in flight
 
 
 def _needs_srv(registrar: str) -> bool:
@@ -73,13 +74,17 @@ class _Account(pj.Account):
     def __init__(self, engine: "PjEngine", cfg: AccountConfig):
         super().__init__()
         self.engine, self.cfg = engine, cfg
+        self.unregistering = False  # quitting: our un-REGISTER awaits its answer
 
     def onRegState(self, prm):
         self.engine._guard(self._reg_state, prm)
 
     def _reg_state(self, prm):
+        self.unregistering = False
         info = self.getInfo()
         ok = prm.code // 100 == 2 and info.regExpiresSec > 0
+        if ok:
+            self.engine._register_at.pop(self.cfg.name, None)  # registered: no retry due
         self.engine.emit(RegState(self.cfg.name, ok, prm.code, prm.reason, info.regExpiresSec))
 
     def onIncomingCall(self, prm):
@@ -113,6 +118,7 @@ class PjEngine(Engine):
         self._dead: list = []  # pj objects dropped after the callback that ended them returns
         self._status_due = False
         self._probes: dict = {}  # account name → RegistrarProbe (UDP registrars)
+        self._register_at: dict[str, float] = {}  # account name → when to REGISTER again (registrar is back)
         self._unknown = None  # the 501 module for unknown methods
         self.calls = calls.Calls(self)
         self.sound = sound.Sound(self)
@@ -384,10 +390,28 @@ class PjEngine(Engine):
         for name, probe in self._probes.items():
             change = probe.poll(now)
             if change == "down":
+                self._register_at.pop(name, None)
                 self.emit(RegState(name, False, 408, "registrar unreachable"))
             elif change == "up":
                 self.emit(Log("info", f"account {name}: registrar is back, registering", time.time()))
-                self._guard(self._accounts[name].setRegistration, True)
+                self._register_at[name] = now
+        for name, at in list(self._register_at.items()):
+            if now >= at:
+                self._register_again(name, now)
+
+    def _register_again(self, name: str, now: float) -> None:
+        """REGISTER now. While an earlier REGISTER is still in flight (pjsua's
+        own retry, retransmitted for up to 32 s) pjsua says busy: that one
+        will reach the registrar too, so try again shortly instead of failing."""
+        try:
+            self._accounts[name].setRegistration(True)
+        except pj.Error as e:
+            if errors.constant(e) in ("PJSIP_EBUSY", "PJ_EBUSY"):
+                self._register_at[name] = now + REGISTER_RETRY
+                return
+            self.emit(Log("warning", f"account {name}: cannot register again yet ({self._explain(e)[0]})",
+                          time.time()))
+        self._register_at.pop(name, None)
 
     # ----- capacity: a burst is shed, never a crash ----------------------------
     def _screen_request(self, rq: pjmodule.RxRequest) -> bool:
@@ -426,6 +450,11 @@ class PjEngine(Engine):
             self._shed_unlisted = 0
 
     def _teardown(self) -> None:
+        """Say goodbye on the network ourselves, each step bounded (issue 15:
+        under 1 s idle, at most 3 s with calls): BYE every call, un-REGISTER
+        (waiting for the answer, auth included), delete the accounts (their
+        un-PUBLISH), and pump until the network is quiet. ``_destroy`` then
+        needs no network, so pjsua skips its fixed one-second wait."""
         ep = self.ep
         self.presence.close()  # unsubscribe before the accounts go
         self.messaging.close()
@@ -434,29 +463,55 @@ class PjEngine(Engine):
         self._probes.clear()
         if self.calls:
             ep.hangupAllCalls()
-            deadline = time.monotonic() + 2
-            while self.calls and time.monotonic() < deadline:
-                ep.libHandleEvents(10)
+            self._pump(lambda: bool(self.calls), 1.5)
+        leaving = [a for a in self._accounts.values() if a.cfg.registrar and self._unregister(a)]
+        self._pump(lambda: any(a.unregistering for a in leaving), 1.0)
         for a in self._accounts.values():
             try:
                 a.shutdown()
             except Exception:  # noqa: BLE001
                 pass
-        a = None
-        if any(acc.registrar for acc in self.config.accounts):
-            deadline = time.monotonic() + 0.6  # let the authenticated un-REGISTER finish
-            while time.monotonic() < deadline:
-                ep.libHandleEvents(10)
+        a = leaving = None
+        if any(acc.registrar for acc in self.config.accounts):  # the un-PUBLISH, challenged and re-sent
+            self._pump_quiet(0.1, 0.4)
         self.calls.table.clear()
         self._dead.clear()
         self._accounts.clear()
         self.recordings.close()
         self.sound.close()  # its ports must go before libDestroy
 
+    @staticmethod
+    def _unregister(acc: "_Account") -> bool:
+        """Send the account's un-REGISTER; True when an answer is awaited."""
+        try:
+            if not acc.getInfo().regIsActive:
+                return False
+            acc.unregistering = True
+            acc.setRegistration(False)
+            return True
+        except pj.Error:
+            acc.unregistering = False
+            return False
+
+    def _pump(self, waiting, within: float) -> None:
+        """Handle events while ``waiting()`` holds, at most ``within`` seconds."""
+        deadline = time.monotonic() + within
+        while waiting() and time.monotonic() < deadline:
+            self.ep.libHandleEvents(10)
+
+    def _pump_quiet(self, quiet: float, within: float) -> None:
+        """Handle events until none came for ``quiet`` seconds (or ``within`` passed)."""
+        now = time.monotonic()
+        deadline, last = now + within, now
+        while now < deadline and now - last < quiet:
+            if self.ep.libHandleEvents(10) > 0:
+                last = time.monotonic()
+            now = time.monotonic()
+
     def _destroy(self) -> None:
         gc.collect()
         try:
-            self.ep.libDestroy()
+            self.ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)  # _teardown did the network part
         except Exception:  # noqa: BLE001
             pass
         self.ep = None
