@@ -83,8 +83,9 @@ class _Account(pj.Account):
         self.unregistering = False
         info = self.getInfo()
         ok = prm.code // 100 == 2 and info.regExpiresSec > 0
-        if ok:
-            self.engine._register_at.pop(self.cfg.name, None)  # registered: no retry due
+        if ok:  # registered: no retry due
+            self.engine._register_at.pop(self.cfg.name, None)
+            self.engine._register_busy.discard(self.cfg.name)
         self.engine.emit(RegState(self.cfg.name, ok, prm.code, prm.reason, info.regExpiresSec))
 
     def onIncomingCall(self, prm):
@@ -119,6 +120,7 @@ class PjEngine(Engine):
         self._status_due = False
         self._probes: dict = {}  # account name → RegistrarProbe (UDP registrars)
         self._register_at: dict[str, float] = {}  # account name → when to REGISTER again (registrar is back)
+        self._register_busy: set[str] = set()  # accounts told once that a REGISTER is still in flight
         self._unknown = None  # the 501 module for unknown methods
         self.calls = calls.Calls(self)
         self.sound = sound.Sound(self)
@@ -407,11 +409,16 @@ class PjEngine(Engine):
             self._accounts[name].setRegistration(True)
         except pj.Error as e:
             if errors.constant(e) in ("PJSIP_EBUSY", "PJ_EBUSY"):
+                if name not in self._register_busy:
+                    self._register_busy.add(name)
+                    self.emit(Log("info", f"account {name}: an earlier REGISTER is still on its way; "
+                                          "trying again", time.time()))
                 self._register_at[name] = now + REGISTER_RETRY
                 return
             self.emit(Log("warning", f"account {name}: cannot register again yet ({self._explain(e)[0]})",
                           time.time()))
         self._register_at.pop(name, None)
+        self._register_busy.discard(name)
 
     # ----- capacity: a burst is shed, never a crash ----------------------------
     def _screen_request(self, rq: pjmodule.RxRequest) -> bool:
