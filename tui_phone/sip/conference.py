@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from ..commands import Result
+from ..commands import Result, Split
 from ..events import ConferenceSet, Log
 
 if TYPE_CHECKING:
@@ -38,11 +38,15 @@ class Conference:
         e.emit(Log("info", "conference: " + ", ".join(f"call {c}" for c in sorted(self.members)), time.time()))
         return Result(True)
 
-    def split(self, cid: int | None) -> Result:
-        """End the conference; ``cid`` (else the newest member) stays connected."""
+    def split(self, cmd: Split) -> Result:
+        """End the conference; the named call stays connected, the others wait on hold."""
+        if cmd.id is None:  # Phone.execute names the call (store.resolve): the engine never guesses
+            return Result.fail("Split names no call (give a call id)", "bad_input")
         if not self.members:
             return Result.fail("no conference to split", "conflict")
-        keep = cid if cid in self.members else max(self.members)
+        if cmd.id not in self.members:
+            return Result.fail(f"call {cmd.id} is not in the conference", "not_found")
+        keep = cmd.id
         self._connect(False)
         for c in self._present():
             if c.cid != keep:

@@ -136,7 +136,7 @@ class PjEngine(Engine):
             Watch: self.presence.watch,
             SendSms: self.messaging.send,
             Conference: lambda _: self.conference.join(),
-            Split: lambda c: self.conference.split(c.id),
+            Split: self.conference.split,
             Mute: self.sound.mute,
             SetAudio: self.sound.set_devices,
             **{t: self.calls.run for t in calls.COMMANDS},
