@@ -50,6 +50,10 @@ SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
 REGISTER_RETRY = 0.5  # seconds between tries while an earlier REGISTER is in flight
 
 
+class SetupError(Exception):
+    """What in the configuration stops the engine, as a sentence for a person."""
+
+
 def _needs_srv(registrar: str) -> bool:
     """A registrar named by domain without a port is looked up with DNS SRV (RFC 3263)."""
     host = host_port(registrar) if registrar else ""
@@ -192,6 +196,8 @@ class PjEngine(Engine):
                 self.ep.utilLogWrite(1, "tui-phone", errors.detail(e))
         if isinstance(e, pj.Error):
             return errors.explain(e)
+        if isinstance(e, SetupError):
+            return str(e), "bad_input"
         return "the phone could not do that (an internal error; run with --debug for details)", "failed"
 
     def _guard(self, fn, *args):
@@ -301,7 +307,7 @@ class PjEngine(Engine):
 
         for path in (acc.tls_ca, acc.tls_cert, acc.tls_key):
             if path and not os.path.isfile(os.path.expanduser(path)):
-                raise RuntimeError(f"account {acc.name}: TLS file not found: {path}")
+                raise SetupError(f"account {acc.name}: TLS file not found: {path}")
         tls = tc.tlsConfig
         tls.CaListFile = os.path.expanduser(acc.tls_ca) if acc.tls_ca else ""
         tls.certFile = os.path.expanduser(acc.tls_cert)
