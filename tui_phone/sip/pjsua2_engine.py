@@ -474,7 +474,8 @@ class PjEngine(Engine):
         for probe in self._probes.values():
             probe.close()
         self._probes.clear()
-        if self.calls:
+        had_calls = bool(self.calls)
+        if had_calls:
             ep.hangupAllCalls()
             self._pump(lambda: bool(self.calls), 1.5)
         leaving = [a for a in self._accounts.values() if a.cfg.registrar and self._unregister(a)]
@@ -485,8 +486,8 @@ class PjEngine(Engine):
             except Exception:  # noqa: BLE001
                 pass
         a = leaving = None
-        if any(acc.registrar for acc in self.config.accounts):  # the un-PUBLISH, challenged and re-sent
-            self._pump_quiet(0.1, 0.4)
+        if had_calls or any(acc.registrar for acc in self.config.accounts):
+            self._pump_quiet(0.1, 0.4)  # the BYEs' answers; the un-PUBLISH, challenged and re-sent
         self.calls.table.clear()
         self._dead.clear()
         self._accounts.clear()
