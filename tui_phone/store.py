@@ -224,7 +224,7 @@ def resolve(state: State, command: Command) -> Command | Result:
     match command:
         case ConnectCall():
             call = newest([c for c in calls if c.state is CallState.ALERTING])
-            return replace(command, id=call.id) if call else Result.fail("no incoming call to connect", "not_found")
+            return replace(command, id=call.id) if call else Result.fail("no incoming call to answer", "not_found")
         case DisconnectCall():
             if len(talking) > 1:
                 return Result.fail("several calls are connected: name one (id)", "conflict")
