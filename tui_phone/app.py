@@ -42,7 +42,7 @@ from .notify.desktop import desktop_notify
 from .phone import Phone
 from .services import Services
 from .events import AudioState, CallAdded, CallEnded, CallState, ContactsChanged, Event, HistoryAdded, Log, Message, MissedSeen
-from .store import State
+from .store import State, resolve
 from .ui.audio import AudioDevices, find_devices
 from .ui.commands import PhoneCommands
 from .ui.contacts import ContactsPane, TeamPane
@@ -446,18 +446,25 @@ class TuiPhoneApp(App):
             cid = alerting.id
         await self.run_command(DisconnectCall(cid))
 
+    def _selected_in(self, *states: CallState) -> int | None:
+        """The call under the cursor when it is in one of ``states``; else None
+        (the phone then picks the call by its one rule, store.resolve)."""
+        call = self.state.call(self._selected() or 0)
+        return call.id if call is not None and call.state in states else None
+
     async def action_hold(self) -> None:
-        call = self.state.call(self._selected() or 0) or self.state.current()
-        if call is None:
-            self.notify("no call to hold", severity="warning")
-            return
-        await self.run_command(Retrieve(call.id) if call.state is CallState.HOLDING else Hold(call.id))
+        held = self._selected_in(CallState.HOLDING)
+        if held is not None:
+            await self.run_command(Retrieve(held))
+        else:
+            await self.run_command(Hold(self._selected_in(CallState.CONNECTED, CallState.HELD)))
 
     async def action_transfer(self) -> None:
-        call = self.state.call(self._selected() or 0) or self.state.current()
-        if call is None:
-            self.notify("no call to transfer", severity="warning")
+        picked = resolve(self.state, Transfer("-", self._selected_in(CallState.CONNECTED, CallState.HELD)))
+        if isinstance(picked, Result):
+            self.notify(picked.error or "no call to transfer", severity="warning")
             return
+        call = self.state.call(picked.id)
 
         async def to(target: str | None) -> None:
             if target:
@@ -504,14 +511,12 @@ class TuiPhoneApp(App):
         self.push_screen(Prompt("Send DTMF digits:", "0-9 * # A-D"), send)
 
     async def send_dtmf(self, digits: str) -> None:
-        call = self.state.current()
-        if call is None or call.state is not CallState.CONNECTED:
-            self.notify("DTMF needs a connected call", severity="warning")
+        try:  # the digit rule lives in Dtmf; the call is the connected one (store.resolve)
+            command = Dtmf(digits, self._selected_in(CallState.CONNECTED))
+        except ValueError as e:
+            self.notify(f"DTMF {e}", severity="error")
             return
-        if any(d not in "0123456789*#ABCDabcd" for d in digits):
-            self.notify("DTMF digits are 0-9, *, #, A-D", severity="error")
-            return
-        await self.run_command(Dtmf(digits.upper(), call.id))
+        await self.run_command(command)
 
     def action_help(self) -> None:
         if isinstance(self.screen, Help):

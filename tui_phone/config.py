@@ -74,8 +74,12 @@ def _positive(v: int) -> str | None:
     return None if v > 0 else f"must be a positive number of seconds (got {v})"
 
 
+MAX_CALLS = 4  # PJSUA_MAX_CALLS of the pjsua2-python wheel: pjsua holds at most 4 calls at once
+
+
 def _max_calls(v: int) -> str | None:
-    return None if 1 <= v <= 24 else f"must be between 1 and 24 calls (got {v})"
+    return None if 1 <= v <= MAX_CALLS else (
+        f"must be between 1 and {MAX_CALLS} (the bundled pjsua2 holds at most {MAX_CALLS} calls; got {v})")
 
 
 def _seconds(v: int) -> str | None:
@@ -244,13 +248,13 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Any]]] = {
     "ui": {"theme": (str, "tui-phone", None)},
     "provisioning": {"url": (str, "", _https_template)},
     "team": {"source": (str, "", None), "refresh": (int, 300, _positive)},
-    "sip": {"max_calls": (int, 8, _max_calls), "rtp_port": (int, 40000, _port),
+    "sip": {"max_calls": (int, MAX_CALLS, _max_calls), "rtp_port": (int, 40000, _port),
             "rtp_port_range": (int, 1000, _rtp_range)},
     "recording": {"auto": (bool, False, None), "dir": (str, "", None)},
     "forward": {"always": (str, "", _forward_target), "busy": (str, "", _forward_target),
                 "noanswer": (str, "", _forward_target), "noanswer_after": (int, 20, _seconds)},
     "answer": {"auto": (bool, False, None), "auto_after": (int, 0, _seconds), "intercom": (bool, False, None),
-               "dnd_code": (int, 486, _code(486, 480))},
+               "dnd_code": (int, 486, _code(486, 480)), "ring_timeout": (int, 60, _seconds)},
 }
 SCHEMA_DEFAULTS = {s: {k: d for k, (_, d, _) in keys.items()} for s, keys in SCHEMA.items()}
 
@@ -278,10 +282,17 @@ def _line_of(text: str, key: str, section: str | None, index: int = 0) -> int | 
     return header_line
 
 
+TYPE_WORDS = {"str": "text in quotes", "int": "a whole number", "bool": "true or false", "list": "a list",
+              "float": "a number", "dict": "a table"}
+SECRET_KEYS = ("password", "token")
+
+
 def _check(value: Any, spec: tuple, where: str) -> tuple[Any, str | None]:
     typ, _, validator = spec
     if typ is int and isinstance(value, bool) or not isinstance(value, typ):
-        return value, f"must be {typ.__name__} (got {type(value).__name__} {value!r})"
+        got = TYPE_WORDS.get(type(value).__name__, type(value).__name__)
+        shown = "" if where.rsplit(".", 1)[-1] in SECRET_KEYS else f" {value!r}"  # a secret is never echoed
+        return value, f"must be {TYPE_WORDS.get(typ.__name__, typ.__name__)} (got {got}{shown})"
     return value, validator(value) if validator else None
 
 
@@ -399,9 +410,13 @@ def password_for(account: AccountConfig | AddressBookConfig) -> str:
     try:
         out = subprocess.run(shlex.split(account.password_command), capture_output=True,
                              text=True, timeout=10, check=True)
-    except (OSError, subprocess.SubprocessError) as e:
+    except (OSError, ValueError, subprocess.SubprocessError) as e:
         what = "address book" if isinstance(account, AddressBookConfig) else "account"
-        raise ConfigError(f"{what} {account.name}: password_command failed: {type(e).__name__}") from None
+        why = ("it took longer than 10 s" if isinstance(e, subprocess.TimeoutExpired)
+               else f"it exited with status {e.returncode}" if isinstance(e, subprocess.CalledProcessError)
+               else "it could not be started (is the program installed?)" if isinstance(e, OSError)
+               else "it is not a valid command line")
+        raise ConfigError(f"{what} {account.name}: password_command failed: {why}") from None
     return out.stdout.splitlines()[0] if out.stdout else ""
 
 

@@ -60,7 +60,8 @@ def html_to_text(html: str) -> str:
                 parts.append(data)
 
     Text(convert_charrefs=True).feed(html)
-    text = "".join(ch for ch in "".join(parts) if ch == "\n" or ch.isprintable())
+    text = "".join(ch if ch == "\n" or ch.isprintable() else " " if ch.isspace() else ""  # &nbsp; is a space
+                   for ch in "".join(parts))
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)[:MAX_INFO]
 

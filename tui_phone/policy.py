@@ -43,11 +43,12 @@ def judge(target: str, source: Source, config: Config) -> str | None:
         return None
     region = config.numbers["default_region"]
     shown = number if len(number) <= 40 else number[:39] + "…"  # hostile input stays one short line
-    for reading in sorted(readings(number, config.numbers["external_prefix"]), key=len):
-        if numbers.is_emergency(reading, region):
+    every = readings(number, config.numbers["external_prefix"], region)
+    for reading in sorted(every, key=len):
+        if numbers.is_emergency(reading, region) or reading in numbers_everywhere():
             return (f"{shown} is an emergency number" if reading == number
                     else f"{shown} reaches the emergency number {reading}")
-    for reading in readings(number, config.numbers["external_prefix"]):
+    for reading in every:
         e164 = numbers.normalize(reading, region)
         if numbers.matches_confirm(e164, config.policy["confirm_patterns"]):
             return f"{e164} matches the confirmation list (premium-rate or international)"
@@ -60,7 +61,8 @@ def _number_of(target: str) -> str | None:
     """The dialable number a target names, or None (a named SIP user)."""
     text = target.strip()
     if _SIP.match(text):
-        text = unquote(text.split(":", 1)[1].split("@", 1)[0].split(";", 1)[0])
+        # the user part, percent-decoded, without ;params or a :password (sip:911:pw@host dials 911)
+        text = unquote(text.split(":", 1)[1].split("@", 1)[0].split(";", 1)[0].split(":", 1)[0])
     text = unicodedata.normalize("NFKC", text)  # fullwidth digits and the like dial as digits
     # dialable() refuses a '+' after a service code (*72+1900…); a SIP user may still carry one
     number = "".join(ch for ch in text if ch not in numbers.SEPARATORS and not ch.isspace())
@@ -69,8 +71,26 @@ def _number_of(target: str) -> str | None:
     return number
 
 
-def readings(number: str, prefix: str = "") -> set[str]:
-    """Every way a switch may read ``number`` (module docstring)."""
+def numbers_everywhere() -> frozenset[str]:
+    """112 and 911 reach emergency services from mobile networks everywhere (GSM)."""
+    return frozenset({"112", "911"})
+
+
+def _country(region: str) -> tuple[str, str]:
+    """(country calling code, international access prefix) of ``region``: ("1", "011") for US."""
+    import phonenumbers
+    from phonenumbers.phonemetadata import PhoneMetadata
+
+    meta = PhoneMetadata.metadata_for_region(region)
+    intl = meta.international_prefix if meta and re.fullmatch(r"\d+", meta.international_prefix or "") else "00"
+    return str(phonenumbers.country_code_for_region(region) or ""), intl
+
+
+def readings(number: str, prefix: str = "", region: str = "") -> set[str]:
+    """Every way a switch may read ``number`` (module docstring), including
+    the number within the own country: +1911, 1911 and 011 1 911 reach 911
+    in the US; 0049 112 reaches 112 in Germany."""
+    cc, intl = _country(region) if region else ("", "00")
     out: set[str] = set()
     todo = [number]
     while todo and len(out) < MAX_READINGS:
@@ -81,6 +101,13 @@ def readings(number: str, prefix: str = "") -> set[str]:
         todo.append(n.rstrip("*#"))
         if prefix and n.startswith(prefix):
             todo.append(n[len(prefix):])
+        for international in ("+", intl, "00"):
+            if n.startswith(international) and len(n) > len(international):
+                todo.append("+" + n[len(international):])
+        if cc and n.startswith("+" + cc):
+            todo.append(n[len(cc) + 1:])  # the own country's number
+        if cc == "1" and n.startswith("1"):
+            todo.append(n[1:])  # North America dials its country code as the trunk prefix
         marks = _CODE_MARKS.match(n)
         if marks:  # a service code: its marks, then 0-3 digits (a closing mark starts the next round)
             rest = n[marks.end():]

@@ -42,6 +42,8 @@ class SipUri:
             host, close, tail = hostport.partition("]")
             host += close
             port_text = tail[1:] if tail.startswith(":") else ("" if not tail else None)
+            if not close:
+                port_text = None  # "[::1" without its bracket
         else:
             host, _, port_text = hostport.partition(":")
             port_text = port_text if ":" in hostport else ""

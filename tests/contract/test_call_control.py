@@ -216,3 +216,16 @@ def test_every_hold_waits_out_a_pending_reinvite(headless):
         assert [e.ids for e in seen if isinstance(e, ConferenceSet)] == [(r1.id, r2.id), ()]
     finally:
         engine.stop()
+
+
+@pytest.mark.parametrize("target", ["sip:911@127.0.0.1", "sip:*72@127.0.0.1", "sip:+19005550100@127.0.0.1"])
+def test_incoming_refer_to_a_flagged_number_is_declined(headless, bob, sipp_dir, target):
+    """Found by the outside probe: anyone we talk to could make the phone dial 911, a premium
+    number or *72 (call forwarding) with a REFER. Headless, the REFER is declined and nothing dials."""
+    phone, cid = call_bob(headless, bob)
+    bob.command("transfer", target)
+    wait_log(phone, "declined:", 10)
+    time.sleep(1.0)
+    dialled = {c["sip"] for m in phone.models for c in m["calls"] if c["id"] != cid}
+    assert dialled == set(), dialled  # nothing dialled, at no point
+    assert "the far end transfers us to" not in phone.stderr()

@@ -38,12 +38,12 @@ def test_bad_lines_get_errors_and_connection_survives(phone):
                       "a message must be a JSON object", 'missing "mt" (message type)', "unknown mt 'Explode'",
                       "line longer than 64 KiB"]
     assert all(r["mt"] == "Error" for r in replies[:6])
-    assert replies[6] == {"mt": "StartCallResult", "ok": False, "error": "StartCall: 'num' must be str",
+    assert replies[6] == {"mt": "StartCallResult", "ok": False, "error": "StartCall: 'num' must be text",
                           "kind": "bad_input"}
     assert replies[7]["error"] == "StartCall: give exactly one of num, sip, txt"
     assert replies[8]["error"] == "Dtmf: digits must be 0-9, *, #, A-D"
-    assert replies[9]["error"] == "ConnectCall: 'id' must be int"
-    assert replies[10] == {"mt": "ConnectCallResult", "src": "s1", "ok": False, "error": "no incoming call to connect",
+    assert replies[9]["error"] == "ConnectCall: 'id' must be a whole number"
+    assert replies[10] == {"mt": "ConnectCallResult", "src": "s1", "ok": False, "error": "no incoming call to answer",
                            "kind": "not_found"}
     assert replies[11]["src"] == 7 and replies[11]["ok"] and replies[11]["model"]["dev:tui-phone"]["info"]["type"] == "softphone"
     assert phone.proc.poll() is None

@@ -97,7 +97,7 @@ def test_max_calls_answers_busy_and_lists_the_call(headless):
         sip.close_all()
     settle(phone)
     missed = [m for m in history(phone, "missed") if m.code == 486]  # the other two were cancelled: 487
-    assert [m.reason for m in missed] == ["too many calls (2 live; sip.max_calls is 2)"]
+    assert [m.reason for m in missed] == ["too many calls (2 in use; sip.max_calls is 2)"]
     assert missed[0].sip.startswith("sip:scan3@127.0.0.1")
 
 
@@ -169,7 +169,7 @@ def test_pipelined_startcalls_to_a_busy_peer(headless, sipp_dir):
 def test_fuzzed_sip_leaves_no_ghost_call(headless):
     """≥ 2,000 seeded, mutated INVITE/CANCEL/BYE/ACK messages; the phone answers some
     calls meanwhile. When the fuzzing peer has ended all its dialogs, the model shows none."""
-    phone = headless(direct("alice") + "[sip]\nmax_calls = 24\n")
+    phone = headless(direct("alice") + "[sip]\nmax_calls = 4\n")
     rng = random.Random(12)
     sent = 0
     with socket.socket(socket.AF_UNIX) as ctl, RawSip(sip_port(phone)) as sip:
@@ -197,3 +197,38 @@ def test_fuzzed_sip_leaves_no_ghost_call(headless):
         assert phone.proc.poll() is None, phone.stderr()[-2000:]
         settle(phone, 10)
     assert calls(phone) == []
+
+
+def test_a_subscribe_flood_is_bounded(headless):
+    """Found by the outside probe: every unauthenticated SUBSCRIBE (a new Call-ID each) was
+    accepted and kept until it expired: RSS 68 MB → 307 MB after 15,000. Now 200 an hour."""
+    phone = headless(direct("alice"))
+    before = usage(phone.proc.pid)[0]
+    with RawSip(sip_port(phone)) as sip:
+        for i in range(1500):
+            d = sip.new_dialog()
+            sip.send(sip.request(d, "SUBSCRIBE", extra="Event: presence\r\nExpires: 3600\r\nAccept: application/pidf+xml"))
+            if i % 50 == 0:
+                sip.drain(0.02)
+        sip.drain(3)
+        assert sip.codes.get(503, 0) >= 1000, sip.codes
+        assert sip.codes.get(200, 0) <= 220, sip.codes
+    assert phone.proc.poll() is None
+    after = usage(phone.proc.pid)[0]
+    assert after < before + 20 * 1024, (before, after)  # kB
+    assert "presence subscriptions" in phone.stderr()
+
+
+def test_a_caller_who_never_gives_up_stops_ringing(headless):
+    """Found by the outside probe: four INVITEs that are never cancelled rang forever and
+    filled the phone (pjsua holds four calls). [answer] ring_timeout turns them down (408)."""
+    phone = headless(direct("alice") + "[answer]\nring_timeout = 2\n")
+    with RawSip(sip_port(phone)) as sip:
+        for _ in range(4):
+            sip.send(sip.invite(sip.new_dialog()))
+        sip.drain(1)
+        assert len(phone.model["calls"]) == 4
+        sip.drain(3)
+        assert [d.final for d in sip.dialogs.values()] == [408] * 4
+    settle(phone)
+    phone.wait_for(lambda m: m["missed"] == 4, 5, "four missed calls in History")

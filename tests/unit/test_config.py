@@ -43,8 +43,8 @@ def test_account_values():
     ('[[accounts]]\nuri = "sip:a@b"\n\n[[accounts]]\nuri = "sip:c@d"\nlocal_port = 70000\n', r":6: accounts\[1\].local_port: must be a port"),
     ('[[accounts]]\nuri = "alice@pbx"\n', r":2: accounts\[0\].uri: must be a sip: or sips: URI"),
     ('[[accounts]]\nname = "x"\n', r":1: accounts\[0\].uri: is required"),
-    ('[http]\nport = "5678"\n', r":2: http.port: must be int"),
-    ('[http]\nenabled = 1\n', r":2: http.enabled: must be bool"),
+    ('[http]\nport = "5678"\n', r":2: http.port: must be a whole number"),
+    ('[http]\nenabled = 1\n', r":2: http.enabled: must be true or false"),
     ('[numbers]\ndefault_region = "usa"\n', r"numbers.default_region: must be a two-letter"),
     ('[policy]\nconfirm_patterns = ["(unclosed"]\n', r"policy.confirm_patterns: bad regular expression"),
     ('[nope]\nx = 1\n', r":1: nope: unknown section"),
@@ -109,5 +109,15 @@ def test_an_addressbook_password_command_that_fails_names_the_book():
     from tui_phone.config import password_for
 
     book = parse('[[addressbooks]]\nname = "dav"\nurl = "https://d/"\npassword_command = "false"\n').addressbooks[0]
-    with pytest.raises(ConfigError, match=r"^address book dav: password_command failed: CalledProcessError$"):
+    with pytest.raises(ConfigError, match=r"^address book dav: password_command failed: it exited with status 1$"):
         password_for(book)
+
+
+def test_a_secret_of_the_wrong_type_is_not_echoed():
+    """Found by the outside probe: a numeric SIP PIN reached stderr in the error."""
+    with pytest.raises(ConfigError) as e:
+        parse('[[accounts]]\nname = "a"\nuri = "sip:a@pbx"\npassword = 12345678\n')
+    assert "12345678" not in str(e.value) and "must be text in quotes (got a whole number)" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        parse('[[accounts]]\nname = "a"\nuri = "sip:a@pbx"\n[http]\ntoken = ["TopSecret"]\n')
+    assert "TopSecret" not in str(e.value)

@@ -35,13 +35,22 @@ def test_emergency_numbers_need_confirmation(target, config):
 
 
 def test_emergency_depends_on_the_default_region():
-    assert needs_confirmation("911", DE) is None
     assert needs_confirmation("110", US) is None
+    assert needs_confirmation("110", DE) is not None
+    # 112 and 911 reach emergency services from mobile networks everywhere: asked in every region
+    assert needs_confirmation("911", DE) is not None and needs_confirmation("112", US) is not None
 
 
-@pytest.mark.parametrize("target", ["+1911", "0112"])
+@pytest.mark.parametrize("target", ["0112", "1200", "+12125550100", "+49112"])
 def test_not_emergency_numbers(target):
     assert needs_confirmation(target, US) is None
+
+
+@pytest.mark.parametrize("target", ["+1911", "+1-911", "1911", "1 911", "+1 (911)", "011 1 911", "sip:1911@pbx",
+                                    "sip:%2B1911@pbx", "sip:+%31911@pbx", "sip:911:secret@127.0.0.1"])
+def test_the_own_country_code_in_front_of_911_still_reaches_911(target):
+    """Found by the outside probe: in North America 1-911 reaches 911."""
+    assert "911" in needs_confirmation(target, US)
 
 
 # ----- disguised forms (issue 12, item 2) ---------------------------------------------

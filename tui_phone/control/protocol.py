@@ -103,7 +103,7 @@ def _decode(line: bytes) -> dict | ProtocolError:
     try:
         msg = json.loads(text)
     except json.JSONDecodeError as e:
-        return ProtocolError(f"invalid JSON: {e.msg}")
+        return ProtocolError(f"invalid JSON: {e.msg}" + (f" column {e.colno}" if e.msg.endswith(" at") else ""))
     except RecursionError:
         return ProtocolError("invalid JSON: too deeply nested")
     except ValueError:  # e.g. an integer over Python's digit limit
@@ -125,7 +125,9 @@ def _field(msg: dict, key: str, typ: type | tuple, required: bool = False):
             raise ProtocolError(f"{msg['mt']}: {key!r} is required")
         return None
     if isinstance(value, bool) and typ is not bool or not isinstance(value, typ):
-        name = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
+        words = {"str": "text", "int": "a whole number", "bool": "true or false", "dict": "an object",
+                 "list": "a list", "float": "a number"}
+        name = " or ".join(words.get(t.__name__, t.__name__) for t in (typ if isinstance(typ, tuple) else (typ,)))
         raise ProtocolError(f"{msg['mt']}: {key!r} must be {name}")
     return value
 

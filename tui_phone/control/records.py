@@ -41,7 +41,7 @@ def contact_from(value, mt: str) -> Contact:
     """A Contact from a request's ``contact`` object (validated later by the database)."""
     if not isinstance(value, dict):
         raise BadRequest(f'{mt}: "contact" must be an object with first, last, company, numbers, …')
-    unknown = set(value) - {*CONTACT_TEXT, "id", "numbers", "favorite", "team", "book", "name"}
+    unknown = set(value) - {*CONTACT_TEXT, "id", "numbers", "favorite", "team", "book", "name", "uid"}
     if unknown:
         raise BadRequest(f"{mt}: unknown contact field {sorted(unknown)[0]!r}")
     for key in CONTACT_TEXT:
@@ -57,8 +57,11 @@ def contact_from(value, mt: str) -> Contact:
             isinstance(n, dict) and isinstance(n.get("typed"), str) and n.get("label", "other") in LABELS
             for n in numbers):
         raise BadRequest(f'{mt}: numbers must be a list of {{"label": {"|".join(LABELS)}, "typed": "…"}}')
+    uid = value.get("uid", "")
+    if not isinstance(uid, str) or len(uid) > 256:
+        raise BadRequest(f"{mt}: contact uid must be a string (the vCard UID)")
     return Contact(cid, numbers=tuple(Number(n.get("label", "other"), n["typed"]) for n in numbers),
-                   favorite=value.get("favorite", False), **{k: value.get(k, "") for k in CONTACT_TEXT})
+                   favorite=value.get("favorite", False), uid=uid, **{k: value.get(k, "") for k in CONTACT_TEXT})
 
 
 def history_json(e: HistoryEntry) -> dict:

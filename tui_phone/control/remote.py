@@ -26,6 +26,7 @@ from ..commands import Command, Result, Source
 from ..config import Config
 from ..contacts.model import Contact, ContactError, Number
 from ..history import HistoryEntry
+from ..masking import secrets_of
 from ..events import (
     AudioState,
     CallAdded,
@@ -129,6 +130,7 @@ class RemotePhone:
 
     def __init__(self, config: Config, path: Path):
         self.config, self.path = config, Path(path)
+        self.secrets = secrets_of(config)  # what the view's log pane masks
         self.state = State()
         self.ui = None  # the app sets it; confirmations happen on the phone's side
         self.running = False

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Iterator
 
 import pjsua2 as pj
 
-from ..commands import ConnectCall, DisconnectCall, Dtmf, Hold, Record, Result, Retrieve, StartCall, Transfer
-from ..config import AccountConfig
-from ..events import CallAdded, CallEnded, CallProgress, CallRemoved, CallState, Log
+from ..commands import (ConnectCall, DisconnectCall, Dtmf, Hold, Record, Result, Retrieve, Source, StartCall,
+                        Transfer)
+from ..config import MAX_CALLS, AccountConfig
+from ..events import CallAdded, CallEnded, CallProgress, CallRedirected, CallRemoved, CallState, Log
 from ..uri import callback_target, host_port, parse_remote
 from . import errors
 
@@ -219,7 +220,7 @@ class Calls:
         if acc is None:
             return Result.fail(f"no account named {name!r}", "bad_input")
         uri = target_uri(cmd.target, acc.cfg)
-        refused = e._capacity.refuse(len(self.table), time.monotonic())
+        refused = e.gate.capacity.refuse(e.gate.live_calls(), time.monotonic())
         if refused is not None:
             return Result.fail(refused[1], "busy")
         cid = next(self.ids)
@@ -240,7 +241,8 @@ class Calls:
         except pj.Error as ex:  # pjsua may have ended the call already (DISCONNECTED inside makeCall)
             reason, kind = e._explain(ex)
             if reason == "too many calls":
-                reason = f"too many calls ({len(self.table) - 1} live)"
+                reason = (f"too many calls ({len(self.table) - 1} live; the SIP stack holds {MAX_CALLS}, and "
+                          "finishes calls that just ended for up to 32 s)")
             self.announce(call, "")
             self.forget(call, 0, reason)
             return Result.fail(f"cannot call {uri}: {reason}", kind)
@@ -341,11 +343,22 @@ class Calls:
             self._log("info", f"call {call.cid}: transfer progress {code} {reason}")
 
     def transfer_request(self, call: SipCall, prm) -> None:
-        """The far end REFERs us elsewhere: follow it, visibly, as a new call."""
+        """The far end REFERs us elsewhere: follow it, visibly, as a new call —
+        unless the dial policy flags the target (anyone we talk to can send a
+        REFER: to 911, a premium number, *72 forwarding). Then the REFER is
+        declined and the target offered like a link: the TUI asks, headless refuses."""
+        from ..policy import judge
+
         acc = self.engine._accounts[self.account_name(call)]
+        sip, num, dn = parse_remote(prm.dstUri)
+        reason = judge(sip, Source.REDIRECT, self.engine.config)
+        if reason:
+            prm.statusCode = 603
+            self._log("warning", f"call {call.cid}: the far end asked us to call {sip}; declined: {reason}")
+            self.engine.emit(CallRedirected(call.cid, sip, reason, ask=True))
+            return
         cid = next(self.ids)
         new = SipCall(self.engine, acc, cid)
-        sip, num, dn = parse_remote(prm.dstUri)
         new.added = CallAdded(cid, "o", sip, num, dn, acc.cfg.name, "", time.time())
         self.table[cid] = new
         prm.newCall = new
@@ -372,7 +385,7 @@ class Calls:
             return
         e.recordings.stop(call)
         e._dead.append(call)  # dropped after the callback returns
-        e._capacity.ended(time.monotonic())
+        e.gate.capacity.ended(time.monotonic())
         e.sound.due = True
         e.emit(CallEnded(call.cid, code, reason, time.time()))
         e.emit(CallRemoved(call.cid))

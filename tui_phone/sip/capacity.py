@@ -35,7 +35,7 @@ class Capacity:
             self._recent.popleft()
         if live >= self.max_calls:
             self.shed += 1
-            return 486, f"too many calls ({live} live; sip.max_calls is {self.max_calls})"
+            return 486, f"too many calls ({live} in use; sip.max_calls is {self.max_calls})"
         if live + len(self._recent) >= self.slots:
             self.shed += 1
             return 503, "too many calls in a short time (try again in a few seconds)"

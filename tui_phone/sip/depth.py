@@ -79,7 +79,7 @@ class Depth(_Part):
 
 
 class Rules(_Part):
-    """Do not disturb, forwarding (always, busy, no answer) and auto-answer."""
+    """Do not disturb, forwarding (always, busy, no answer), auto-answer and the ring timeout."""
 
     def screen(self, acc, call: "SipCall") -> bool:
         """Act on an incoming call before it rings; True when it was turned away."""
@@ -121,6 +121,8 @@ class Rules(_Part):
             call.due, call.due_action = now + answer["auto_after"], "answer"
         elif fwd["noanswer"]:
             call.due, call.due_action = now + fwd["noanswer_after"], "forward"
+        elif answer["ring_timeout"]:  # nobody rings forever: four callers that never give up would fill the phone
+            call.due, call.due_action = now + answer["ring_timeout"], "timeout"
 
     def tick(self) -> None:
         """Run the timed actions that are due."""
@@ -134,6 +136,11 @@ class Rules(_Part):
             if action == "answer":
                 self._log("info", f"call {call.cid}: answered automatically")
                 e._execute(ConnectCall(call.cid))
+            elif action == "timeout":
+                self._log("info", f"call {call.cid}: not answered within {e.config.answer['ring_timeout']} s")
+                op = pj.CallOpParam()
+                op.statusCode = 408  # Request Timeout: a missed call (480 is what dnd rejects with)
+                call.hangup(op)
             else:
                 acc = e._accounts[e.calls.account_name(call)]
                 self.forward(acc, call, e.config.forward["noanswer"], "forward on no answer")

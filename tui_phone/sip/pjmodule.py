@@ -146,6 +146,12 @@ class RxRequest:
                                           ctypes.addressof(head) if headers else None, None)
 
 
+def calls_in_use() -> int:
+    """Call slots pjsua holds, including calls we consider ended whose INVITE
+    transaction still runs (an unanswered outgoing call holds one for ~32 s)."""
+    return int(_pj().pjsua_call_get_count())
+
+
 def register(name: str, priority: int, on_request: Callable[[RxRequest], bool]) -> None:
     """Register a module that sees requests no lower-priority layer took.
     ``on_request`` returns True when it handled (answered) the request.

@@ -19,7 +19,6 @@ import queue
 import socket
 import threading
 import time
-from collections import deque
 from concurrent.futures import Future
 
 import pjsua2 as pj
@@ -36,11 +35,10 @@ from ..commands import (
     StartCall,
     Watch,
 )
-from ..config import AccountConfig, Config, password_for
-from ..events import CallTurnedAway, Log, RegState
-from ..uri import host_port, parse_remote
-from . import calls, codecs, conference, depth, errors, messaging, pjmodule, presence, sound
-from .capacity import RETRY_AFTER, Capacity
+from ..config import MAX_CALLS, AccountConfig, Config, ConfigError, password_for
+from ..events import Log, RegState
+from ..uri import host_port
+from . import calls, codecs, conference, depth, errors, gate, messaging, pjmodule, presence, sound
 from .unknown import UnknownMethods
 from .engine import Emit, Engine
 
@@ -48,10 +46,6 @@ TRANSPORTS = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls
 SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
         "mandatory": pj.PJMEDIA_SRTP_MANDATORY}
 REGISTER_RETRY = 0.5  # seconds between tries while an earlier REGISTER is in flight
-
-
-class SetupError(Exception):
-    """What in the configuration stops the engine, as a sentence for a person."""
 
 
 def _needs_srv(registrar: str) -> bool:
@@ -126,6 +120,7 @@ class PjEngine(Engine):
         self._register_at: dict[str, float] = {}  # account name → when to REGISTER again (registrar is back)
         self._register_busy: set[str] = set()  # accounts told once that a REGISTER is still in flight
         self._unknown = None  # the 501 module for unknown methods
+        self.gate = gate.Gate(self)
         self.calls = calls.Calls(self)
         self.sound = sound.Sound(self)
         self.conference = conference.Conference(self)
@@ -151,10 +146,6 @@ class PjEngine(Engine):
         self._wake_sock.setblocking(False)
         self._wake_to: tuple[str, int] | None = None
         self.ep = None
-        self._capacity = Capacity(config.sip["max_calls"], 4 if any(a.ice for a in config.accounts) else 2)
-        self._turned: deque[float] = deque()  # when calls were turned away (history lists the first few)
-        self._turned_ids: deque[str] = deque(maxlen=256)  # Call-IDs answered already (retransmissions)
-        self._shed_unlisted = 0
         self._sweep_at = 0.0
 
     # ----- public, any thread -------------------------------------------------
@@ -196,8 +187,8 @@ class PjEngine(Engine):
                 self.ep.utilLogWrite(1, "tui-phone", errors.detail(e))
         if isinstance(e, pj.Error):
             return errors.explain(e)
-        if isinstance(e, SetupError):
-            return str(e), "bad_input"
+        if isinstance(e, (RuntimeError, ConfigError)) and str(e):
+            return str(e), "failed"  # our own sentences (a TLS file missing, password_command failing)
         return "the phone could not do that (an internal error; run with --debug for details)", "failed"
 
     def _guard(self, fn, *args):
@@ -258,7 +249,7 @@ class PjEngine(Engine):
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
         cfg.uaConfig.userAgent = "tui-phone"
-        cfg.uaConfig.maxCalls = min(32, self._capacity.max_calls + 2)  # our guard turns calls away first
+        cfg.uaConfig.maxCalls = MAX_CALLS  # all of pjsua's slots; our guard turns calls away at [sip] max_calls
         cfg.medConfig.sndAutoCloseTime = -1
         cfg.medConfig.noVad = True
         cfg.logConfig.consoleLevel = 0
@@ -271,7 +262,7 @@ class PjEngine(Engine):
         if self.log_path:
             cfg.logConfig.filename = self.log_path
         ep.libInit(cfg)
-        pjmodule.register("mod-tui-phone-guard", pjmodule.PRIORITY_APPLICATION - 1, self._screen_request)
+        pjmodule.register("mod-tui-phone-guard", pjmodule.PRIORITY_APPLICATION - 1, self.gate.screen)
         self._unknown = UnknownMethods(lambda method, code: self.emit(Log(
             "info", f"answered a {method} request with {code}{' (unknown method)' if code == 501 else ''}",
             time.time())))
@@ -307,7 +298,7 @@ class PjEngine(Engine):
 
         for path in (acc.tls_ca, acc.tls_cert, acc.tls_key):
             if path and not os.path.isfile(os.path.expanduser(path)):
-                raise SetupError(f"account {acc.name}: TLS file not found: {path}")
+                raise RuntimeError(f"account {acc.name}: TLS file not found: {path}")
         tls = tc.tlsConfig
         tls.CaListFile = os.path.expanduser(acc.tls_ca) if acc.tls_ca else ""
         tls.certFile = os.path.expanduser(acc.tls_cert)
@@ -369,6 +360,9 @@ class PjEngine(Engine):
     def _audio_tick(self) -> None:
         self.sound.tick()
 
+    def _report_shed(self) -> None:
+        self.gate.report()
+
     def _sweep(self) -> None:
         self.calls.sweep()
 
@@ -425,42 +419,6 @@ class PjEngine(Engine):
                           time.time()))
         self._register_at.pop(name, None)
         self._register_busy.discard(name)
-
-    # ----- capacity: a burst is shed, never a crash ----------------------------
-    def _screen_request(self, rq: pjmodule.RxRequest) -> bool:
-        """pjsip module hook, before pjsua creates a call's media: turn a new
-        INVITE away (486, or 503 + Retry-After) when the phone is at capacity."""
-        if rq.method != "INVITE" or ";tag=" in rq.header("To", "t").replace(" ", ""):
-            return False
-        refused = self._capacity.refuse(len(self.calls), time.monotonic())
-        if refused is None:
-            return False
-        code, reason = refused
-        rq.respond(code, (("Retry-After", str(RETRY_AFTER)),) if code == 503 else ())
-        call_id = rq.header("Call-ID", "i")
-        if call_id not in self._turned_ids:  # a retransmission is answered again, listed once
-            self._turned_ids.append(call_id)
-            self._turned_away(rq.header("From", "f"), code, reason)
-        return True
-
-    def _turned_away(self, from_: str, code: int, reason: str) -> None:
-        """History lists up to 10 turned-away calls a minute; past that (a
-        scanner's flood) they are counted in one log line every 10 s."""
-        now = time.monotonic()
-        while self._turned and now - self._turned[0] > 60:
-            self._turned.popleft()
-        if len(self._turned) < 10:
-            self._turned.append(now)
-            sip, num, dn = parse_remote(from_)
-            self.emit(CallTurnedAway(sip, num, dn, code, reason, time.time()))
-            return
-        self._shed_unlisted += 1
-
-    def _report_shed(self) -> None:
-        if self._shed_unlisted:
-            self.emit(Log("warning", f"turned away {self._shed_unlisted} more calls in a burst "
-                                     "(too many calls at once; not listed in History)", time.time()))
-            self._shed_unlisted = 0
 
     def _teardown(self) -> None:
         """Say goodbye on the network ourselves, each step bounded (issue 15:

@@ -1,0 +1,128 @@
+"""A scripted SIP engine for UI pilots: a real implementation of the Engine
+ABC (no pjsua2, no network) that carries out Commands by emitting the events
+a SIP engine would, in order, at once. Pane tests run in milliseconds on it;
+what SIP does is proven by the contract tests against real peers.
+
+``ScriptedEngine.incoming(...)`` plays a call arriving; ``far_end_hangs_up``
+a BYE. Each outgoing call is answered unless its target is in ``busy``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from concurrent.futures import Future
+
+from tui_phone.commands import (
+    Command,
+    ConnectCall,
+    DisconnectCall,
+    Dtmf,
+    Hold,
+    Result,
+    Retrieve,
+    SetStatus,
+    StartCall,
+    Watch,
+)
+from tui_phone.events import (
+    CallAdded,
+    CallEnded,
+    CallProgress,
+    CallRemoved,
+    CallState,
+    OwnStatus,
+    RegState,
+)
+from tui_phone.sip.engine import Emit, Engine
+
+S = CallState
+
+
+class ScriptedEngine(Engine):
+    def __init__(self, accounts=("alice",), busy: tuple[str, ...] = ()):
+        self.accounts = accounts
+        self.busy = busy
+        self.calls: dict[int, CallState] = {}
+        self.sent: list[Command] = []  # every command carried out, in order
+        self._ids = itertools.count(1)
+        self.emit: Emit = lambda e: None
+        self.local_address = "127.0.0.1:5060"
+
+    # ----- Engine ---------------------------------------------------------------
+    def start(self, emit: Emit) -> None:
+        self.emit = emit
+        for name in self.accounts:
+            emit(RegState(name, True, 0, "direct"))
+
+    def stop(self) -> None:
+        for cid in list(self.calls):
+            self._end(cid, 200, "Normal call clearing")
+
+    def submit(self, command: Command) -> Future:
+        fut: Future = Future()
+        fut.set_result(self._do(command))
+        return fut
+
+    # ----- the script -----------------------------------------------------------
+    def incoming(self, sip: str = "sip:carol@127.0.0.1:5099", dn: str = "Carol") -> int:
+        cid = next(self._ids)
+        user = sip.split(":", 1)[1].split("@", 1)[0]
+        self.calls[cid] = S.ALERTING
+        self.emit(CallAdded(cid, "i", sip, user if user.isdigit() else "", dn, self.accounts[0], f"g{cid}",
+                            time.time()))
+        return cid
+
+    def far_end_hangs_up(self, cid: int) -> None:
+        self._end(cid, 200, "Normal call clearing")
+
+    def _progress(self, cid: int, state: CallState, code: int = 0, reason: str = "") -> None:
+        self.calls[cid] = state
+        self.emit(CallProgress(cid, state, code, reason, time.time()))
+
+    def _end(self, cid: int, code: int, reason: str) -> None:
+        if self.calls.pop(cid, None) is not None:
+            self.emit(CallEnded(cid, code, reason, time.time()))
+            self.emit(CallRemoved(cid))
+
+    def _do(self, command: Command) -> Result:
+        self.sent.append(command)
+        match command:
+            case StartCall(target=target):
+                cid = next(self._ids)
+                self.calls[cid] = S.SETUP
+                self.emit(CallAdded(cid, "o", target if ":" in target else f"sip:{target}@127.0.0.1", "", "",
+                                    self.accounts[0], f"g{cid}", time.time()))
+                self._progress(cid, S.DIALING)
+                self._progress(cid, S.RINGBACK, 180, "Ringing")
+                if target in self.busy:
+                    self._end(cid, 486, "Busy Here")
+                else:
+                    self._progress(cid, S.CONNECTED, 200, "OK")
+                return Result(True, cid)
+            case SetStatus(status=status):
+                self.emit(OwnStatus(status))
+                return Result(True)
+            case Watch():
+                return Result(True)
+        cid = getattr(command, "id", None)
+        if cid is None:
+            return Result.fail(f"{type(command).__name__} reached the engine without a call id", "bad_input")
+        if cid not in self.calls:
+            return Result.fail(f"no call with id {cid}", "not_found")
+        match command:
+            case ConnectCall():
+                self._progress(cid, S.CONNECTED, 200, "OK")
+            case DisconnectCall(code=code):
+                rejecting = self.calls[cid] is S.ALERTING
+                self._end(cid, code or 486 if rejecting else 200, "Busy Here" if rejecting else "Normal call clearing")
+            case Hold():
+                self._progress(cid, S.HOLDING)
+            case Retrieve():
+                self._progress(cid, S.CONNECTED)
+            case Dtmf():
+                if self.calls[cid] is not S.CONNECTED:
+                    return Result.fail("DTMF needs a connected call", "conflict")
+            case _:
+                return Result.fail(f"{type(command).__name__} is not scripted", "bad_input")
+        return Result(True, cid)
