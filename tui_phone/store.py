@@ -15,6 +15,7 @@ from .commands import (
     DisconnectCall,
     Dtmf,
     Hold,
+    Record,
     Result,
     Retrieve,
     Split,
@@ -214,7 +215,7 @@ def resolve(state: State, command: Command) -> Command | Result:
     - attended transfer (no target): the held call to the connected one.
     - split: the newest call in the conference.
     """
-    if not isinstance(command, (ConnectCall, DisconnectCall, Hold, Retrieve, Dtmf, Transfer, Split)) \
+    if not isinstance(command, (ConnectCall, DisconnectCall, Hold, Retrieve, Dtmf, Transfer, Split, Record)) \
             or command.id is not None:
         return command
     calls = [c for c in state.calls if c.live]

@@ -2,11 +2,13 @@
 Kamailio to baresip, sipp calling the headless phone, failures with their
 SIP codes. Every phone here is the real `tui-phone --headless` process."""
 
+import socket
+import threading
 import time
 
 import pytest
 
-from tests.peers import baresip_account, sipp_uac, sipp_uas
+from tests.peers import baresip_account, sipp_uac, sipp_uas, wait_until
 from tests.phoneproc import HeadlessPhone, account, direct
 
 
@@ -153,6 +155,65 @@ def test_sigterm_sends_bye_for_live_call(headless, sipp_dir):
     assert phone.stop() == 0  # clean exit, no SIGABRT
     assert uas.wait(10) == 0
     assert "BYE sip:" in uas.messages()
+
+
+class DeafRegistrar:
+    """A registrar whose REGISTER handling is stuck: it answers OPTIONS (so the
+    phone's liveness probe says "up") and swallows REGISTERs, which pjsua
+    then retransmits for 32 s. The network condition, not a fake phone."""
+
+    def __init__(self, port: int):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.settimeout(0.1)
+        self.registers = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            text = data.decode("latin-1")
+            if text.startswith("REGISTER "):
+                self.registers += 1
+            elif text.startswith("OPTIONS "):
+                keep = [line for line in text.split("\r\n")
+                        if line.split(":", 1)[0].strip().lower() in ("via", "from", "to", "call-id", "cseq")]
+                self.sock.sendto(("SIP/2.0 200 OK\r\n" + "\r\n".join(keep) + "\r\nContent-Length: 0\r\n\r\n")
+                                 .encode(), addr)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+def test_registrar_back_while_a_register_is_in_flight_retries_quietly(headless, kamailio):
+    """Issue 15 item 11: pjsua refuses a REGISTER while an earlier one is still
+    retransmitting (PJSIP_EBUSY); the phone tries again and registers, with no
+    error line and no raw pjsua text."""
+    phone = headless(account("alice", kamailio.port, "alicepw"))
+    phone.wait_for(registered, 5, "registered")
+    kamailio.stop()
+    phone.wait_for(lambda m: not m["registered"], 10, "registrar loss noticed")
+    deaf = DeafRegistrar(kamailio.port)
+    try:
+        wait_until(lambda: deaf.registers >= 1, 10, "a REGISTER to the stuck registrar")
+    finally:
+        deaf.close()
+    # the probe misses twice: "down" again, while pjsua keeps retransmitting that REGISTER
+    wait_until(lambda: phone.stderr().count("registrar unreachable") >= 2, 10, "the registrar lost again")
+    mark = phone.mark()
+    kamailio.start()
+    phone.wait_for(registered, 15, "registered again", since=mark)
+    err = phone.stderr()
+    assert "an earlier REGISTER is still on its way" in err  # the busy path ran
+    assert "pjsua_" not in err and "EBUSY" not in err
+    assert not [line for line in err.splitlines() if line.split(": ", 1)[0].endswith("error")], err
 
 
 def test_registrar_restart_registers_again_within_5s(headless, kamailio):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.peers import baresip_account, sipp_uas
+from tests.peers import baresip_account, sipp_uas, wait_until
 from tests.phoneproc import direct
 
 
@@ -181,6 +181,41 @@ def test_attended_transfer_with_replaces(headless):
     c.wait_for(lambda m: len(m["calls"]) == 1 and m["calls"][0]["state"] == "Connected"
                and m["calls"][0]["sip"].startswith("sip:bob@"), 10, "carol talks to bob")
     assert a.api({"mt": "Transfer", "id": 99, "replaces": 1})["ok"] is False
+
+
+def test_every_hold_waits_out_a_pending_reinvite(headless):
+    """Hold, conference join (it retrieves) and split (it holds) queued back to back
+    on the engine: each re-INVITE is sent while the one before it is still pending,
+    so each must wait its turn (one set_hold path) instead of failing."""
+    from tui_phone.commands import Conference, Hold, Split, StartCall
+    from tui_phone.config import parse
+    from tui_phone.events import CallProgress, ConferenceSet
+    from tui_phone.sip.pjsua2_engine import PjEngine
+
+    answer = "[answer]\nauto = true\nauto_after = 0\n"
+    b = headless(direct("bob") + answer, name="bob")
+    c = headless(direct("carol") + answer, name="carol")
+    seen: list = []
+    engine = PjEngine(parse(direct("alice") + "[audio]\nnull = true\n"))
+    engine.start(seen.append)
+
+    def state(cid):
+        return next((e.state.value for e in reversed(seen) if isinstance(e, CallProgress) and e.id == cid), None)
+
+    try:
+        r1 = engine.submit(StartCall(f"sip:bob@{b.sip_address}")).result(5)
+        wait_until(lambda: state(r1.id) == "Connected", 10, "bob answers")
+        assert engine.submit(Hold(r1.id)).result(5).ok
+        wait_until(lambda: state(r1.id) == "Holding", 10, "bob on hold")
+        r2 = engine.submit(StartCall(f"sip:carol@{c.sip_address}")).result(5)
+        wait_until(lambda: state(r2.id) == "Connected", 10, "carol answers")
+        queued = [engine.submit(cmd) for cmd in (Hold(r2.id), Conference(), Split(r1.id))]
+        results = [f.result(10) for f in queued]
+        assert [r.ok for r in results] == [True, True, True], results
+        wait_until(lambda: (state(r1.id), state(r2.id)) == ("Connected", "Holding"), 10, "split")
+        assert [e.ids for e in seen if isinstance(e, ConferenceSet)] == [(r1.id, r2.id), ()]
+    finally:
+        engine.stop()
 
 
 @pytest.mark.parametrize("target", ["sip:911@127.0.0.1", "sip:*72@127.0.0.1", "sip:+19005550100@127.0.0.1"])

@@ -75,4 +75,4 @@ def test_auto_recording_is_linked_from_history(headless, bob, tmp_path):
 def test_record_without_a_call_is_a_clear_error(headless):
     phone = headless(direct("alice") + "\n[audio]\nnull = true\n")
     r = phone.api({"mt": "Record"})
-    assert (r["ok"], r["kind"], r["error"]) == (False, "not_found", "no active call")
+    assert (r["ok"], r["kind"], r["error"]) == (False, "not_found", "no connected call")  # store.resolve, as for Hold

@@ -37,3 +37,26 @@ async def test_missed_count_filter_and_redial(sipp_dir):
         await until(pilot, lambda: app.state.history_version >= 3, what="redialled")
     assert uas.wait(10) == 0
     assert uas.messages().count("INVITE sip:200@") == 2
+
+
+async def test_enter_on_a_missed_call_calls_back_on_the_callers_port(sipp_dir):
+    """Issue 13, must show (the TUI side): the History entry of a caller on a
+    non-default port redials that port, where a sipp UAS now listens."""
+    from tests.peers import free_udp_port
+
+    port = free_udp_port()
+    app = make_app(config())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        uac = sipp_uac(sipp_dir, app.phone.engine.local_address, "alice", "uac-cancel", local_port=port)
+        await until(pilot, lambda: app.state.missed == 1, what="missed")
+        assert uac.wait(10) == 0
+        uas = sipp_uas(sipp_dir, port=port)
+        await pilot.press("f5")
+        table = app.query_one("#history-list")
+        await until(pilot, lambda: table.row_count == 1, what="the missed call listed")
+        table.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: any(c.state.value == "Connected" for c in app.state.calls), what="called back")
+    assert uas.wait(10) == 0  # quitting hung up: BYE, 200
+    assert f"INVITE sip:sipp@127.0.0.1:{port} SIP/2.0" in uas.messages()

@@ -17,7 +17,7 @@ from tui_phone.sip.headers import contact_for, header_values, reason_text
 from tui_phone.sip.mwi import parse_summary
 from tui_phone.sip.recording import file_name, private_file
 from tui_phone.sip.redirect import refuse
-from tui_phone.sip.unknown import method_of
+from tui_phone.sip.pjmodule import method_of
 
 
 def test_message_summary():

@@ -148,3 +148,14 @@ def test_dtmf_sent_is_kept_on_the_call():
     assert reduce(s, DtmfSent(9, "1")) is s  # no such call: no change
     s = reduce(s, DtmfSent(1, "0" * 100))
     assert len(s.call(1).dtmf) == MAX_DTMF
+
+
+def test_an_id_less_record_names_the_connected_call_so_the_engine_never_guesses():
+    from tui_phone.commands import Record, Result
+    from tui_phone.store import resolve
+
+    held_and_talking = run(out(1), CallProgress(1, S.HOLDING, at=11.0), out(2), CallProgress(2, S.CONNECTED, at=12.0))
+    assert resolve(held_and_talking, Record(None, True)) == Record(2, True)
+    alone_on_hold = run(out(1), CallProgress(1, S.HOLDING, at=11.0))
+    refused = resolve(alone_on_hold, Record(None, False))
+    assert isinstance(refused, Result) and refused.kind == "not_found"

@@ -1,24 +1,31 @@
-"""What every desk phone does, on top of PjEngine: 3xx redirects, 501 for
-unknown methods, the far end's Reason, message waiting, call recording, do
-not disturb / forwarding / auto-answer, codec order. A mixin so the engine's
-own call flow stays as it was: it calls these hooks, all on the owner thread.
+"""What every desk phone does, as the engine's collaborators (owner thread
+only): 3xx redirects, the far end's Reason and message waiting (``Depth``),
+do not disturb / forwarding / auto-answer (``Rules``) and call recording
+(``Recordings``). The pure parts live in callrules, headers, mwi,
+recording and redirect; the 501 module in unknown.
 """
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import pjsua2 as pj
 
-from ..commands import ConnectCall, Record, Result
-from . import codecs
-from .callrules import intercom, same_host, screen
-from ..events import CallRedirected, CallState, Log, Recording, RemoteReason
+from ..commands import ConnectCall, Result
+from ..events import CallRedirected, CallState, Log, RemoteReason
+from ..events import Recording as RecordingEvent
 from ..uri import parse_remote
+from .calls import target_uri
+from .callrules import intercom, same_host, screen
 from .headers import contact_for, reason_text
 from .mwi import parse_summary
 from .recording import CallRecorders, file_name, private_file, recordings_dir
 from .redirect import refuse
+
+if TYPE_CHECKING:
+    from .calls import SipCall
+    from .pjsua2_engine import PjEngine
 
 
 def _rx_msg(prm) -> str:
@@ -31,59 +38,55 @@ def _rx_msg(prm) -> str:
     return ""
 
 
-class SipDepth:
-    """Mixed into PjEngine (which provides ep, config, emit, _calls, _accounts, …)."""
-
-    def _init_depth(self) -> None:
-        from .unknown import UnknownMethods
-
-        self._recorders = CallRecorders()
-        self._unknown = UnknownMethods(
-            lambda method, code: self._log("info", f"answered a {method} request with {code}"
-                                               f"{' (unknown method)' if code == 501 else ''}"))
-        codecs.apply(self.ep, self.config.audio["codecs"])
+class _Part:
+    def __init__(self, engine: "PjEngine"):
+        self.engine = engine
 
     def _log(self, level: str, text: str) -> None:
-        self.emit(Log(level, text, time.time()))
+        self.engine.emit(Log(level, text, time.time()))
 
-    # ----- the far end's Reason -------------------------------------------------
-    def _remote_reason(self, call, prm) -> None:
+
+class Depth(_Part):
+    """3xx redirects, the far end's Reason header, message-waiting NOTIFYs."""
+
+    def remote_reason(self, call: "SipCall", prm) -> None:
         msg = _rx_msg(prm)
         text = reason_text(msg) if msg else ""
         if text and text != call.reason_remote:
             call.reason_remote = text
-            self.emit(RemoteReason(call.cid, text))
+            self.engine.emit(RemoteReason(call.cid, text))
 
-    # ----- 3xx ------------------------------------------------------------------
-    def _redirected(self, call, prm) -> int:
+    def redirected(self, call: "SipCall", prm) -> int:
         """Follow a 3xx Contact unless it loops, is one hop too many, or the dial
         policy wants a confirmation (then a new call is offered, asked like a link)."""
         target = contact_for(prm.targetUri.strip("<>"), _rx_msg(prm))
         if not call.visited:
             call.visited = [call.getInfo().remoteUri]
-        why, ask = refuse(call.visited, target, self.config)
+        why, ask = refuse(call.visited, target, self.engine.config)
         if why:
-            self.emit(CallRedirected(call.cid, target, why, ask))
+            self.engine.emit(CallRedirected(call.cid, target, why, ask))
             self._log("warning", f"call {call.cid}: redirect to {target} {why}")
             return pj.PJSIP_REDIRECT_STOP
         call.visited.append(target)
-        self.emit(CallRedirected(call.cid, target))
+        self.engine.emit(CallRedirected(call.cid, target))
         self._log("info", f"call {call.cid}: redirected to {target}")
         return pj.PJSIP_REDIRECT_ACCEPT_REPLACE
 
-    # ----- message waiting ------------------------------------------------------
-    def _mwi(self, acc, prm) -> None:
-        msg = prm.rdata.wholeMsg
-        vm = parse_summary(acc.cfg.name, msg.partition("\r\n\r\n")[2])
+    def mwi(self, acc, prm) -> None:
+        vm = parse_summary(acc.cfg.name, prm.rdata.wholeMsg.partition("\r\n\r\n")[2])
         if vm is not None:
-            self.emit(vm)
+            self.engine.emit(vm)
 
-    # ----- DND, forwarding, auto-answer -----------------------------------------
-    def _screen(self, acc, call, prm) -> bool:
+
+class Rules(_Part):
+    """Do not disturb, forwarding (always, busy, no answer), auto-answer and the ring timeout."""
+
+    def screen(self, acc, call: "SipCall") -> bool:
         """Act on an incoming call before it rings; True when it was turned away."""
+        e = self.engine
         busy = any(c is not call and c.last in (CallState.CONNECTED, CallState.HOLDING, CallState.HELD)
-                   for c in self._calls.values())
-        rule = screen(self.config, self._chosen, busy)
+                   for c in e.calls)
+        rule = screen(e.config, e.presence.chosen, busy)
         if rule.action == "reject":
             op = pj.CallOpParam()
             op.statusCode = rule.code
@@ -91,27 +94,25 @@ class SipDepth:
             self._log("info", f"call {call.cid}: rejected with {rule.code} ({rule.why})")
             return True
         if rule.action == "forward":
-            self._forward(acc, call, rule.target, rule.why)
+            self.forward(acc, call, rule.target, rule.why)
             return True
         return False
 
-    def _forward(self, acc, call, target: str, why: str) -> None:
-        from .pjsua2_engine import target_uri  # here: pjsua2_engine imports this module
-
+    def forward(self, acc, call: "SipCall", target: str, why: str) -> None:
         uri = target_uri(target, acc.cfg)
         op = pj.CallOpParam()
         op.statusCode = 302
         h = pj.SipHeader()
         h.hName, h.hValue = "Contact", f"<{uri}>"
         op.txOption.headers.append(h)
-        self.emit(CallRedirected(call.cid, uri))
+        self.engine.emit(CallRedirected(call.cid, uri))
         call.answer(op)  # a final 3xx; hangup() would send pjsua's own Contact instead of ours
         self._log("info", f"call {call.cid}: forwarded to {uri} ({why})")
 
-    def _schedule(self, acc, call, prm) -> None:
+    def schedule(self, acc, call: "SipCall", prm) -> None:
         """After the 180: answer now (intercom from the registrar), answer after
         ``auto_after`` s, or forward after ``noanswer_after`` s."""
-        answer, fwd = self.config.answer, self.config.forward
+        answer, fwd = self.engine.config.answer, self.engine.config.forward
         now = time.monotonic()
         server = acc.cfg.proxy or acc.cfg.registrar
         if answer["intercom"] and intercom(prm.rdata.wholeMsg) and same_host(prm.rdata.srcAddress, server):
@@ -123,9 +124,10 @@ class SipDepth:
         elif answer["ring_timeout"]:  # nobody rings forever: four callers that never give up would fill the phone
             call.due, call.due_action = now + answer["ring_timeout"], "timeout"
 
-    def _call_timers(self) -> None:
-        now = time.monotonic()
-        for call in list(self._calls.values()):
+    def tick(self) -> None:
+        """Run the timed actions that are due."""
+        e, now = self.engine, time.monotonic()
+        for call in e.calls:
             if not call.due or now < call.due or call.last is None:  # None: its 180 is not out yet
                 continue
             action, call.due = call.due_action, 0.0
@@ -133,49 +135,56 @@ class SipDepth:
                 continue
             if action == "answer":
                 self._log("info", f"call {call.cid}: answered automatically")
-                self._execute(ConnectCall(call.cid))
+                e._execute(ConnectCall(call.cid))
             elif action == "timeout":
-                self._log("info", f"call {call.cid}: not answered within {self.config.answer['ring_timeout']} s")
+                self._log("info", f"call {call.cid}: not answered within {e.config.answer['ring_timeout']} s")
                 op = pj.CallOpParam()
                 op.statusCode = 408  # Request Timeout: a missed call (480 is what dnd rejects with)
                 call.hangup(op)
             else:
-                acc = self._accounts[self._account_of(call)]
-                self._forward(acc, call, self.config.forward["noanswer"], "forward on no answer")
+                acc = e._accounts[e.calls.account_name(call)]
+                self.forward(acc, call, e.config.forward["noanswer"], "forward on no answer")
 
-    # ----- recording ------------------------------------------------------------
-    def _record(self, cid: int | None, on: bool) -> Result:
-        call = self._find(Record(cid, on))
-        if call is None:
-            return Result.fail(f"no call with id {cid}" if cid is not None else "no active call", "not_found")
+
+class Recordings(_Part):
+    """Each call's WAV recorder (``[recording]``), on demand or automatic."""
+
+    def __init__(self, engine: "PjEngine"):
+        super().__init__(engine)
+        self.recorders = CallRecorders()
+
+    def record(self, call: "SipCall", on: bool) -> Result:
         if not on:
-            self._stop_recording(call)
+            self.stop(call)
             return Result(True, call.cid)
-        if call.getInfo().state != pj.PJSIP_INV_STATE_CONFIRMED:
+        if not call.confirmed():
             return Result.fail("recording needs a connected call", "conflict")
-        self._start_recording(call)
-        self._media_state(call)  # connect its audio to the recorder
+        self._start(call)
+        self.engine.calls.media_changed(call)  # connect its audio to the recorder
         return Result(True, call.cid)
 
-    def _start_recording(self, call) -> None:
-        if self._recorders.path(call.cid):
+    def _start(self, call: "SipCall") -> None:
+        if self.recorders.path(call.cid):
             return
         info = call.getInfo()
         _, num, _ = parse_remote(info.remoteUri)
         who = num or info.remoteUri.split(":", 1)[-1].split("@", 1)[0].strip("<>\"")
-        path = private_file(recordings_dir(self.config.recording["dir"]), file_name(time.time(), call.dir, who))
-        self._recorders.start(call.cid, path)
-        self.emit(Recording(call.cid, str(path)))
+        path = private_file(recordings_dir(self.engine.config.recording["dir"]), file_name(time.time(), call.dir, who))
+        self.recorders.start(call.cid, path)
+        self.engine.emit(RecordingEvent(call.cid, str(path)))
         self._log("info", f"call {call.cid}: recording to {path}")
 
-    def _stop_recording(self, call) -> None:
+    def stop(self, call: "SipCall") -> None:
         """Close the call's WAV (if any); the model keeps the file, no longer ● REC."""
-        path = self._recorders.stop(call.cid)
+        path = self.recorders.stop(call.cid)
         if path:
-            self.emit(Recording(call.cid, path, False))
+            self.engine.emit(RecordingEvent(call.cid, path, False))
 
-    def _record_media(self, call, aud, mic) -> None:
+    def media(self, call: "SipCall", aud, mic) -> None:
         answered = (pj.PJSIP_INV_STATE_CONNECTING, pj.PJSIP_INV_STATE_CONFIRMED)
-        if self.config.recording["auto"] and call.getInfo().state in answered:
-            self._start_recording(call)
-        self._recorders.connect(call.cid, aud, mic)
+        if self.engine.config.recording["auto"] and call.getInfo().state in answered:
+            self._start(call)
+        self.recorders.connect(call.cid, aud, mic)
+
+    def close(self) -> None:
+        self.recorders.close()

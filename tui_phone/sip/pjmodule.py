@@ -65,8 +65,28 @@ def _pj():
         lib.pjsip_endpt_respond_stateless.argtypes = [c_void_p, c_void_p, c_int, c_void_p, c_void_p, c_void_p]
         lib.pjsip_generic_string_hdr_create.restype = c_void_p
         lib.pjsip_generic_string_hdr_create.argtypes = [c_void_p, c_void_p, c_void_p]
+        lib.pjsip_endpt_get_capability.restype = c_void_p
+        lib.pjsip_endpt_get_capability.argtypes = [c_void_p, c_int, c_void_p]
+        lib.pjsip_hdr_print_on.argtypes = [c_void_p, c_char_p, ctypes.c_size_t]
         _lib = lib
     return _lib
+
+
+def method_of(info: str) -> str:
+    """The method in pjsip's rx_data description, ``"Request msg FOO/cseq=7 (rdata0x…)"`` → ``"FOO"``."""
+    return info.removeprefix("Request msg ").split("/", 1)[0].strip() if info.startswith("Request msg ") else ""
+
+
+def capability(header_type: int) -> str:
+    """The value of one of the endpoint's capability headers (``pjsua2.PJSIP_H_ALLOW``,
+    …) as pjsip would send it, or ""."""
+    lib = _pj()
+    hdr = lib.pjsip_endpt_get_capability(lib.pjsua_get_pjsip_endpt(), header_type, None)
+    if not hdr:
+        return ""
+    buf = ctypes.create_string_buffer(1024)
+    n = lib.pjsip_hdr_print_on(hdr, buf, len(buf))
+    return buf.raw[:n].decode("latin-1").partition(":")[2].strip() if n > 0 else ""
 
 
 def _packet(rdata: int, method: bytes) -> bytes:
@@ -87,9 +107,7 @@ class RxRequest:
 
     def __init__(self, rdata: int):
         self._rdata = rdata
-        info = (_pj().pjsip_rx_data_get_info(rdata) or b"").decode("latin-1")
-        # "Request msg INVITE/cseq=1 (rdata0x…)"
-        self.method = info.split(" ", 3)[2].split("/", 1)[0] if info.startswith("Request msg ") else ""
+        self.method = method_of((_pj().pjsip_rx_data_get_info(rdata) or b"").decode("latin-1"))
         self._text: str | None = None
 
     @property
