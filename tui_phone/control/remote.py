@@ -38,8 +38,6 @@ from ..events import (
     HistoryAdded,
     Log,
     Message,
-    MessagesRead,
-    MissedSeen,
     RegState,
 )
 from ..store import MAX_ENDED, Account, Call, State, reduce
@@ -247,22 +245,14 @@ class RemotePhone:
         return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
 
     def post(self, event: Event) -> None:
-        """What the view itself notices: a log line stays here; the user having
-        seen missed calls or read messages goes to the phone."""
-        if isinstance(event, MissedSeen):
-            self._send_soon({"mt": "MarkSeen"})
-        elif isinstance(event, MessagesRead):
-            self._send_soon({"mt": "MarkSeen", "peer": event.peer})
-        elif isinstance(event, Log):
+        """What the view itself notices (a log line) stays here; read state goes
+        to the phone as commands (``execute``)."""
+        if isinstance(event, Log):
             self.state = reduce(self.state, event)
             self._tell(event)
 
     def log(self, level: str, text: str) -> None:
         self.post(Log(level, text, time.time()))
-
-    def _send_soon(self, msg: dict) -> None:
-        if self.loop is not None and self.running:
-            self.loop.create_task(self.request(msg))
 
     def _refresh_messages(self) -> None:
         if self._messages_task is None or self._messages_task.done():

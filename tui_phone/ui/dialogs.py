@@ -83,19 +83,23 @@ class Compose(ModalScreen[None]):
                 line.append(f"  ({m.status})", style="red")
             log.write(line)
         self._shown = len(thread)
-        for peer, _ in state.unread:
-            if same_peer(peer, self.target):
-                from ..events import MessagesRead
+        if any(same_peer(peer, self.target) for peer, _ in state.unread):
+            from .intents import MessagesOpened
 
-                self.app.phone.post(MessagesRead(peer))
+            self.post_message(MessagesOpened(self.target))
 
-    async def on_input_submitted(self, event) -> None:
-        from ..commands import SendSms
+    def on_input_submitted(self, event) -> None:
+        from .intents import MessageWritten
 
         text = event.value.strip()
         if text:
-            if (await self.app.run_command(SendSms(self.target, text))).ok:
-                event.input.value = ""
+            field = event.input
+
+            def sent(ok: bool) -> None:
+                if ok and field.value.strip() == text:
+                    field.value = ""
+
+            self.post_message(MessageWritten(self.target, text, sent))
 
 
 class Prompt(ModalScreen[str | None]):
