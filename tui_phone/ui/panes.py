@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Button, DataTable, Footer, Input, RichLog, Static
 from textual.widgets._footer import FooterKey
 
@@ -47,16 +48,27 @@ def duration(call: Call, now: float | None = None) -> str:
     return f"{secs // 3600}:{secs // 60 % 60:02d}:{secs % 60:02d}" if secs >= 3600 else f"{secs // 60}:{secs % 60:02d}"
 
 
-class StatusBar(StateView, Static):
+class StatusBar(StateView, Widget):
     """One line: each account and its registration state on the left; own
     status, mute, sound and unread counts on the right. When the line is too
-    long the accounts give way (…), never the indicators."""
+    long the accounts give way (…), never the indicators.
+
+    Its size never depends on the text (one line, the screen's width), so a new
+    line is a repaint of this widget alone, never a layout of the screen; a
+    change that leaves the text as it was repaints nothing."""
 
     state: State | None = None
     attached = False  # a view of a phone another process runs (tui-phone attach)
     note: reactive[str] = reactive("")  # replaces the line while quitting
 
-    _line: Text | None = None  # what the bar shows (no update, no layout, when a change leaves it so)
+    _line: Text = Text()
+
+    def render(self) -> Text:
+        return self._line
+
+    def update(self, line: Text) -> None:
+        self._line = line
+        self.refresh()
 
     def watch_note(self) -> None:
         if self.note:
