@@ -72,23 +72,28 @@ class TuiPhoneApp(App):
     BINDINGS = [
         # help and quit work wherever the focus is, the dialpad included (it types
         # digits and URI letters; ? is no dial character, Ctrl+C is no copy there)
-        Binding("f1", "help", "Help", key_display="F1", priority=True),
-        Binding("question_mark", "help", "Help", show=False),
-        Binding("ctrl+q", "quit", "Quit", key_display="^q", priority=True),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        Binding("ctrl+l", "toggle_log", "Log"),
-        Binding("escape", "focus_calls", "Calls", show=False),
-        Binding("d", "focus_dialpad", "Dial"),
-        Binding("f2", "focus_calls", "Calls"),
-        Binding("f3", "contacts", "Contacts"),
-        Binding("f4", "team", "Team"),
-        Binding("f5", "history", "History"),
-        Binding("f6", "messages", "Messages"),
-        Binding("s", "toggle_status", "Status"),
-        Binding("D", "audio_devices", "Audio"),
-        Binding("v", "voicemail", "Voicemail", show=False),
-        Binding("q", "quit", "Quit", show=False),
+        Binding("f1", "help", "Help", key_display="F1", priority=True,
+                tooltip="this help (? types in the search and message fields)"),
+        Binding("question_mark", "help", "Help", show=False,
+                tooltip="this help (? types in the search and message fields)"),
+        Binding("ctrl+q", "quit", "Quit", key_display="^q", priority=True, tooltip="quit (live calls get a BYE)"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="quit (live calls get a BYE)"),
+        Binding("q", "quit", "Quit", show=False, tooltip="quit (live calls get a BYE)"),
+        Binding("ctrl+l", "toggle_log", "Log", tooltip="show or hide the log pane"),
+        Binding("escape", "focus_calls", "Calls", show=False, tooltip="leave the dialpad, focus the call list"),
+        Binding("d", "focus_dialpad", "Dial", tooltip="back to the dialpad"),
+        Binding("f2", "focus_calls", "Calls", tooltip="the call list"),
+        Binding("f3", "contacts", "Contacts", tooltip="contacts (the list; / searches)"),
+        Binding("f4", "team", "Team", tooltip="the team and their status"),
+        Binding("f5", "history", "History", tooltip="call history (clears the missed count)"),
+        Binding("f6", "messages", "Messages", tooltip="conversations"),
+        Binding("s", "toggle_status", "Status", tooltip="toggle your status: available ↔ unavailable"),
+        Binding("D", "audio_devices", "Audio", tooltip="audio devices: pick the microphone and speaker"),
+        Binding("v", "voicemail", "Voicemail", show=False,
+                tooltip="call your voicemail (✉ N in the status line: new messages)"),
     ]
+    HELP_KEYS = (("Ctrl+P", "command palette: every action, “Call …” a number or a contact's name, "
+                            "import contacts, switch theme"),)
 
     def __init__(self, config: Config, phone: Phone | None = None, debug: bool = False,
                  open_url: str | None = None, theme: str | None = None):
@@ -126,6 +131,13 @@ class TuiPhoneApp(App):
             wanted = "tui-phone"
         self.theme = wanted
         self._saved_theme = config.ui["theme"]
+
+    @classmethod
+    def key_table(cls) -> list[tuple[str, str, str]]:
+        """Every key, for the help screen and the README: from the bindings."""
+        from .ui.keys import help_rows
+
+        return help_rows((DialPad, CallList, ContactsPane, TeamPane, HistoryPane, MessagesPane, cls))
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")

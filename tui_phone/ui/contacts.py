@@ -35,13 +35,15 @@ def numbers_text(contact: Contact) -> str:
 class ContactsPane(Vertical):
     """Search as you type; ★ favorites first; Enter calls."""
 
+    HELP_WHERE = "contacts"
+    HELP_KEYS = (("Enter", "call (asks which number when there are several)"),)
     BINDINGS = [
-        Binding("n", "new", "New"),
-        Binding("e", "edit", "Edit"),
-        Binding("x,delete", "delete", "Delete"),
-        Binding("f", "favorite", "★"),
-        Binding("slash", "search", "Search"),
-        Binding("escape", "leave", "Back", show=False),
+        Binding("n", "new", "New", tooltip="new contact"),
+        Binding("e", "edit", "Edit", tooltip="edit the selected contact"),
+        Binding("x,delete", "delete", "Delete", tooltip="delete the selected contact (asks)"),
+        Binding("f", "favorite", "★", tooltip="★ favorite (toggle; favorites come first)"),
+        Binding("slash", "search", "Search", tooltip="search (F3 lands on the list; Escape leaves the search)"),
+        Binding("escape", "leave", "Back", show=False, tooltip="from the search to the list, from the list to the calls"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -319,7 +321,10 @@ class ContactForm(ModalScreen[Contact | None]):
 class TeamPane(StateView, Vertical):
     """Team members with live status; 0-4 filter by status; Enter calls."""
 
-    BINDINGS = [Binding(k, f"filter('{k}')", v or "all", show=False) for k, v in FILTERS.items()]
+    HELP_WHERE = "team"
+    HELP_KEYS = (("Enter", "call (asks which number when there are several)"),)
+    BINDINGS = [Binding(k, f"filter('{k}')", v or "all", show=False,
+                        tooltip="filter: all / available / unavailable / in-call / offline") for k, v in FILTERS.items()]
 
     def compose(self) -> ComposeResult:
         yield Label("", id="team-filter")

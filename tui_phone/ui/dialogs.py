@@ -137,18 +137,17 @@ class KeyTable(DataTable):
         self._width = 0
 
     def on_resize(self) -> None:
-        from .keys import KEYS
-
+        rows = self.app.key_table()
         room = self.size.width - self.styles.scrollbar_size_vertical - 2 * self.cell_padding * 3
         if room == self._width:
             return
         self._width = room
-        widths = [min(cap, max(len(row[i]) for row in KEYS)) for i, cap in enumerate(self.CAPS)]
+        widths = [min(cap, max(len(row[i]) for row in rows)) for i, cap in enumerate(self.CAPS)]
         widths.append(max(16, room - sum(widths)))
         self.clear(columns=True)
         for label, width in zip(("key", "where", "does"), widths):
             self.add_column(label, width=width)
-        for row in KEYS:
+        for row in rows:
             self.add_row(*row, height=None)  # plain words, no markup: they wrap
 
 

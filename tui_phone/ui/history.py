@@ -38,7 +38,9 @@ def when(t: float) -> str:
 
 
 class HistoryPane(Vertical):
-    BINDINGS = [Binding("m", "missed_only", "Missed only")]
+    HELP_WHERE = "history"
+    HELP_KEYS = (("Enter", "call back / redial"),)
+    BINDINGS = [Binding("m", "missed_only", "Missed only", tooltip="missed calls only (toggle)")]
 
     def compose(self) -> ComposeResult:
         yield Label("", id="history-filter")
@@ -84,7 +86,9 @@ class MessagesPane(StateView, Vertical):
     """Conversations (SIP MESSAGE) by peer, unread counts first; Enter opens
     the thread, n starts a new one."""
 
-    BINDINGS = [Binding("n", "app.new_message", "New message")]
+    HELP_WHERE = "messages"
+    HELP_KEYS = (("Enter", "open the conversation"),)
+    BINDINGS = [Binding("n", "app.new_message", "New message", tooltip="new message")]
 
     def compose(self) -> ComposeResult:
         yield FittedTable(id="message-list", layouts=(("peer", "unread", "last"),), give_way={"peer": 10, "last": 10})

@@ -136,6 +136,10 @@ class DialPad(Vertical):
     """Type a number or SIP URI, Enter dials; the keypad buttons type too."""
 
     BORDER_TITLE = "Dialpad"
+    HELP_WHERE = "dialpad"
+    HELP_KEYS = (("0-9 * # + letters", "type a number, a SIP URI or a contact's name"),
+                 ("Enter", "dial; a name calls the contact (asks which number when there are several), "
+                           "a word that matches none dials sip:word@<your account's domain>"))
 
     def compose(self) -> ComposeResult:
         yield DialInput(placeholder="number, URI or name", id="number")
@@ -316,17 +320,22 @@ class CallList(StateView, FittedTable):
     column and a failed call's reason replaces its state."""
 
     BORDER_TITLE = "Calls"
+    HELP_WHERE = "call list"
+    HELP_KEYS = (("0-9 * #", "send DTMF to the connected call"),)
     BINDINGS = [
-        Binding("a", "app.answer", "Answer"),
-        Binding("h", "app.hangup", "Hang up"),
-        Binding("r", "app.reject", "Reject"),
-        Binding("o", "app.hold", "Hold"),
-        Binding("t", "app.transfer", "Transfer"),
-        Binding("c", "app.conference", "Conference"),
-        Binding("m", "app.mute", "Mute"),
-        Binding("R", "app.record", "Record", show=False),
-        Binding("T", "app.attended", "Attended transfer", show=False),
-        Binding("p", "app.split", "Split", show=False),
+        Binding("a", "app.answer", "Answer", tooltip="answer the ringing (or selected) call"),
+        Binding("h", "app.hangup", "Hang up", tooltip="hang up the selected / current call"),
+        Binding("r", "app.reject", "Reject", tooltip="reject the ringing call (486 Busy Here)"),
+        Binding("o", "app.hold", "Hold", tooltip="hold / retrieve the selected call"),
+        Binding("t", "app.transfer", "Transfer", tooltip="blind-transfer the selected call"),
+        Binding("c", "app.conference", "Conference", tooltip="conference all calls"),
+        Binding("m", "app.mute", "Mute",
+                tooltip="mute / unmute the microphone (shown in the status line and the call)"),
+        Binding("R", "app.record", "Record", show=False,
+                tooltip="record the selected call / stop (● REC; both sides to a WAV file)"),
+        Binding("T", "app.attended", "Attended transfer", show=False,
+                tooltip="attended transfer: the held caller to the consultation call"),
+        Binding("p", "app.split", "Split", show=False, tooltip="split the conference, keeping the selected call"),
     ]
     LAYOUTS = (("#", "dir", "number", "name", "state", "time", "reason"),
                ("#", "dir", "who", "outcome", "time"))  # outcome: the state, or a failed call's reason
