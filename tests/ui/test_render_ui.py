@@ -70,3 +70,33 @@ async def test_status_bar_updates_only_when_its_text_changes():
         await pilot.press("escape", "s")  # own status: unavailable (the scripted engine publishes it)
         await until(pilot, lambda: "status: unavailable" in str(bar.render()), what="status shown")
         assert len(updates) == 1
+
+
+async def test_contacts_pane_reads_one_window_and_the_next_at_its_end():
+    from tui_phone.contacts.model import Contact, Number
+    from tui_phone.ui.contacts import ContactsPane
+
+    app, _ = scripted_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        await asyncio.to_thread(app.phone.contacts.add_many, [
+            Contact(first=f"Person{i:04d}", numbers=(Number("work", f"+1 212 555 {i:04d}"),)) for i in range(300)])
+        await pilot.press("f3")
+        pane = app.query_one(ContactsPane)
+        await until(pilot, lambda: pane.contacts, what="listed")
+        table = app.query_one("#contact-list")
+        first = len(pane.contacts)
+        assert first == pane.limit < 300 and table.row_count == first  # one window, not every contact
+        assert table.size.height < first  # the visible rows and a margin
+        table.move_cursor(row=first - 1)  # the window's last row: the next window is read
+        await until(pilot, lambda: len(pane.contacts) > first, what="the next window")
+        assert [c.name for c in pane.contacts[:first]] == [f"Person{i:04d}" for i in range(first)]
+        assert table.cursor_row == first - 1  # the cursor stays where it was
+        renders = pane.renders
+        search = pane.query_one("#contact-search")
+        search.value = "Person02"  # typed fast: only the newest answer is shown
+        search.value = "Person029"
+        await until(pilot, lambda: [c.name for c in pane.contacts][:1] == ["Person0290"], what="narrowed")
+        await pilot.pause(0.2)
+        assert [c.name for c in pane.contacts] == [f"Person{i:04d}" for i in range(290, 300)]
+        assert pane.renders - renders <= 2
