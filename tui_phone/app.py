@@ -52,7 +52,7 @@ from .ui.contacts import ContactsPane, TeamPane, call_contact
 from .ui.dialogs import Compose, Help, Prompt
 from .ui.directory import Directory
 from .ui.history import HistoryPane, MessagesPane
-from .ui.intents import CallRequested, ContactCallRequested, DtmfTyped, MessagesOpened, MessageWritten
+from .ui.intents import CallRequested, ContactCallRequested, DevicePicked, DtmfTyped, MessagesOpened, MessageWritten
 from .ui.panes import CallDetail, CallList, DialPad, LogPane, PhoneFooter, StatusBar, meter_steps
 from .ui.person import ScreenUi
 from .ui.render import Frames
@@ -230,6 +230,7 @@ class TuiPhoneApp(App):
         """Every change: remember the newest state, log it, raise its toasts and
         mark the screen dirty. The panes draw later, once per frame (``_draw``)."""
         self.state = state
+        self._frames.dirty()
         if isinstance(event, Log):
             self.log_line(event.level, event.text)
         elif line := describe(event):
@@ -241,7 +242,6 @@ class TuiPhoneApp(App):
             self.query_one(HistoryPane).refresh_list()
         if isinstance(event, ContactsChanged) and self._tab() == "contacts-tab":
             self.query_one(ContactsPane).refresh_list()
-        self._frames.dirty()
 
     def _draw(self) -> None:
         """The latest state on screen: the new log lines appended, each pane
@@ -364,6 +364,13 @@ class TuiPhoneApp(App):
         ok = (await self.run_command(command)).ok
         if message.done is not None:
             message.done(ok)
+
+    @on(DevicePicked)
+    async def _device_picked(self, message: DevicePicked) -> None:
+        from .commands import SetAudio
+
+        command = SetAudio(input=message.name) if message.microphone else SetAudio(output=message.name)
+        message.done(await self.run_command(command))
 
     @on(MessagesOpened)
     async def _messages_opened(self, message: MessagesOpened) -> None:

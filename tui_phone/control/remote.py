@@ -26,6 +26,7 @@ from ..commands import Command, Result, Source
 from ..config import Config
 from ..contacts.model import Contact, ContactError, Number
 from ..history import HistoryEntry
+from ..masking import secrets_of
 from ..events import (
     AudioState,
     CallAdded,
@@ -139,6 +140,7 @@ class RemotePhone:
         self._seen_messages: set | None = None  # None until the first GetMessages
         self._messages_task: asyncio.Task | None = None
         self.contacts = RemoteContacts(self)
+        self.secrets = secrets_of(config)  # masked in the view's log lines, as on the phone
         self._started = threading.Event()  # set once start() attached or gave up
         self._pending: dict | None = None  # the newest model not yet applied
         self._apply_at: asyncio.TimerHandle | None = None

@@ -39,6 +39,14 @@ class MessageWritten(Message):
         self.to, self.text, self.done = to, text, done
 
 
+class DevicePicked(Message):
+    """Use this sound device (``microphone``: as input, else as output); ``done(result)`` is told."""
+
+    def __init__(self, name: str, microphone: bool, done) -> None:
+        super().__init__()
+        self.name, self.microphone, self.done = name, microphone, done
+
+
 class MessagesOpened(Message):
     """The user has the thread with ``peer`` on screen: its messages are read."""
 
