@@ -387,7 +387,8 @@ class RemoteContacts:
             raise
 
     def _put(self, contact: Contact) -> Contact:
-        return contact_of(self._ask({"mt": "PutContact", "contact": contact_json(contact)})["contact"])
+        fields = {k: v for k, v in contact_json(contact).items() if k != "uid"}  # the phone keeps its own
+        return contact_of(self._ask({"mt": "PutContact", "contact": fields})["contact"])
 
     def add(self, contact: Contact) -> Contact:
         return self._put(replace(contact, id=None))
