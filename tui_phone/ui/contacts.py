@@ -32,6 +32,20 @@ def numbers_text(contact: Contact) -> str:
     return ", ".join(n.typed for n in contact.numbers)
 
 
+class SearchInput(Input):
+    """The search box: ``searched(text)`` is called as the text changes, in the
+    same step as the key (a ``Changed`` message would reach the pane a repaint
+    later: ~6 ms of every key → rows)."""
+
+    def __init__(self, searched, **kwargs):
+        super().__init__(**kwargs)
+        self.searched = searched
+
+    def _watch_value(self, value: str) -> None:
+        super()._watch_value(value)
+        self.searched()
+
+
 class ContactsPane(Vertical):
     """Search as you type; ★ favorites first; Enter calls."""
 
@@ -47,7 +61,7 @@ class ContactsPane(Vertical):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="search names, company, email, digits", id="contact-search")
+        yield SearchInput(self._search, placeholder="search names, company, email, digits", id="contact-search")
         yield FittedTable(id="contact-list", layouts=(LAYOUT,), labels={"fav": "★"},
                           give_way={"name": 10, "book": 4, "company": 6, "numbers": 10})
 
@@ -63,9 +77,9 @@ class ContactsPane(Vertical):
         self._searching = False
         self.refresh_list()
 
-    @on(Input.Changed, "#contact-search")
     def _search(self) -> None:
-        self.refresh_list(new=True)
+        if self.is_mounted:
+            self.refresh_list(new=True)
 
     @on(Input.Submitted, "#contact-search")
     def _to_list(self) -> None:
