@@ -1,15 +1,19 @@
 """A scripted SIP engine for UI pilots: a real implementation of the Engine
 ABC (no pjsua2, no network) that carries out Commands by emitting the events
-a SIP engine would, in order, at once. Pane tests run in milliseconds on it;
-what SIP does is proven by the contract tests against real peers.
+a SIP engine would, in order. Pane tests run in milliseconds on it; what SIP
+does is proven by the contract tests against real peers.
 
-``ScriptedEngine.incoming(...)`` plays a call arriving; ``far_end_hangs_up``
-a BYE. Each outgoing call is answered unless its target is in ``busy``.
+``incoming(...)`` plays a call arriving; ``far_end_hangs_up`` a BYE; each
+outgoing call is answered unless its target is in ``busy``. ``play(events)``
+sends a burst of events from the engine's own thread, as pjsua2's owner
+thread would (a presence storm, say).
 """
 
 from __future__ import annotations
 
 import itertools
+import queue
+import threading
 import time
 from concurrent.futures import Future
 
@@ -26,6 +30,7 @@ from tui_phone.commands import (
     Watch,
 )
 from tui_phone.events import (
+    AudioState,
     CallAdded,
     CallEnded,
     CallProgress,
@@ -40,8 +45,12 @@ S = CallState
 
 
 class ScriptedEngine(Engine):
-    def __init__(self, accounts=("alice",), busy: tuple[str, ...] = ()):
+    def __init__(self, config=None, accounts=("alice",), busy: tuple[str, ...] = ()):
+        if config is not None:
+            accounts = tuple(a.name for a in config.accounts)
         self.accounts = accounts
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self.busy = busy
         self.calls: dict[int, CallState] = {}
         self.sent: list[Command] = []  # every command carried out, in order
@@ -52,12 +61,35 @@ class ScriptedEngine(Engine):
     # ----- Engine ---------------------------------------------------------------
     def start(self, emit: Emit) -> None:
         self.emit = emit
+        self._thread = threading.Thread(target=self._run, name="scripted-engine", daemon=True)
+        self._thread.start()
         for name in self.accounts:
             emit(RegState(name, True, 0, "direct"))
+        emit(AudioState("", False, ""))
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            job()
 
     def stop(self) -> None:
         for cid in list(self.calls):
             self._end(cid, 200, "Normal call clearing")
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join(5)
+
+    def play(self, events) -> Future:
+        """Emit ``events`` one by one from the engine thread, as fast as it can;
+        the future resolves when the last one was handed over."""
+        done: Future = Future()
+
+        def burst() -> None:
+            for event in events:
+                self.emit(event)
+            done.set_result(None)
+
+        self._jobs.put(burst)
+        return done
 
     def submit(self, command: Command) -> Future:
         fut: Future = Future()

@@ -1,20 +1,22 @@
-"""The Textual app: composes the panes, holds the one State reactively and
-routes keyboard Commands to the Phone. ``make_app`` is used by the CLI and
-by the tests."""
+"""The Textual app: composes the panes, keeps the newest State, draws it once
+a frame (``ui.render``) and turns the widgets' intent messages (``ui.intents``)
+into Commands for the Phone. What only a person can do (``phone.Ui``) is
+``ui.person.ScreenUi``; the call toasts are ``ui.toasts``. ``make_app`` is
+used by the CLI and by the tests."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import re
 import signal
+import time
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.reactive import reactive
-from textual.notifications import Notification, Notify
 from textual.widgets import Input, TabbedContent, TabPane
 
 from . import debuglog
@@ -25,6 +27,8 @@ from .commands import (
     DisconnectCall,
     Dtmf,
     Hold,
+    MarkMessagesRead,
+    MarkMissedSeen,
     Mute,
     Record,
     Result,
@@ -39,18 +43,22 @@ from .config import Config
 from .control.server import AlreadyRunning
 from .masking import mask
 from .headless import describe, level_of
-from .notify.desktop import desktop_notify
 from .phone import Phone
 from .services import Services
-from .events import AudioState, CallAdded, CallEnded, CallState, ContactsChanged, Event, HistoryAdded, Log, Message, MissedSeen
+from .events import CallAdded, CallState, ContactsChanged, Event, HistoryAdded, Log
 from .store import State, resolve
 from .ui.audio import AudioDevices, find_devices
 from .ui.commands import PhoneCommands
-from .ui.contacts import ContactsPane, TeamPane
-from .ui.dialogs import Compose, Confirm, Help, Prompt
+from .ui.contacts import ContactsPane, TeamPane, call_contact
+from .ui.dialogs import Compose, Help, Prompt
+from .ui.directory import Directory
 from .ui.history import HistoryPane, MessagesPane
+from .ui.intents import CallRequested, ContactCallRequested, DevicePicked, DtmfTyped, MessagesOpened, MessageWritten
 from .ui.panes import CallDetail, CallList, DialPad, LogPane, PhoneFooter, StatusBar, meter_steps
+from .ui.person import ScreenUi
+from .ui.render import Frames
 from .ui.themes import load_themes
+from .ui.toasts import CallToasts
 
 
 NAME = re.compile(r"[^\W\d_][\w.'-]*(?: [\w.'-]+)*")  # a word or a name: starts with a letter
@@ -65,25 +73,28 @@ class TuiPhoneApp(App):
     BINDINGS = [
         # help and quit work wherever the focus is, the dialpad included (it types
         # digits and URI letters; ? is no dial character, Ctrl+C is no copy there)
-        Binding("f1", "help", "Help", key_display="F1", priority=True),
-        Binding("question_mark", "help", "Help", show=False),
-        Binding("ctrl+q", "quit", "Quit", key_display="^q", priority=True),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        Binding("ctrl+l", "toggle_log", "Log"),
-        Binding("escape", "focus_calls", "Calls", show=False),
-        Binding("d", "focus_dialpad", "Dial"),
-        Binding("f2", "focus_calls", "Calls"),
-        Binding("f3", "contacts", "Contacts"),
-        Binding("f4", "team", "Team"),
-        Binding("f5", "history", "History"),
-        Binding("f6", "messages", "Messages"),
-        Binding("s", "toggle_status", "Status"),
-        Binding("D", "audio_devices", "Audio"),
-        Binding("v", "voicemail", "Voicemail", show=False),
-        Binding("q", "quit", "Quit", show=False),
+        Binding("f1", "help", "Help", key_display="F1", priority=True,
+                tooltip="this help (? types in the search and message fields)"),
+        Binding("question_mark", "help", "Help", show=False,
+                tooltip="this help (? types in the search and message fields)"),
+        Binding("ctrl+q", "quit", "Quit", key_display="^q", priority=True, tooltip="quit (live calls get a BYE)"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="quit (live calls get a BYE)"),
+        Binding("q", "quit", "Quit", show=False, tooltip="quit (live calls get a BYE)"),
+        Binding("ctrl+l", "toggle_log", "Log", tooltip="show or hide the log pane"),
+        Binding("escape", "focus_calls", "Calls", show=False, tooltip="leave the dialpad, focus the call list"),
+        Binding("d", "focus_dialpad", "Dial", tooltip="back to the dialpad"),
+        Binding("f2", "focus_calls", "Calls", tooltip="the call list"),
+        Binding("f3", "contacts", "Contacts", tooltip="contacts (the list; / searches)"),
+        Binding("f4", "team", "Team", tooltip="the team and their status"),
+        Binding("f5", "history", "History", tooltip="call history (clears the missed count)"),
+        Binding("f6", "messages", "Messages", tooltip="conversations"),
+        Binding("s", "toggle_status", "Status", tooltip="toggle your status: available ↔ unavailable"),
+        Binding("D", "audio_devices", "Audio", tooltip="audio devices: pick the microphone and speaker"),
+        Binding("v", "voicemail", "Voicemail", show=False,
+                tooltip="call your voicemail (✉ N in the status line: new messages)"),
     ]
-
-    state: reactive[State] = reactive(State, init=False)
+    HELP_KEYS = (("Ctrl+P", "command palette: every action, “Call …” a number or a contact's name, "
+                            "import contacts, switch theme"),)
 
     def __init__(self, config: Config, phone: Phone | None = None, debug: bool = False,
                  open_url: str | None = None, theme: str | None = None):
@@ -92,7 +103,12 @@ class TuiPhoneApp(App):
         self.open_url = open_url  # a link that started us (desktop handler): opened once ready
         sip_log, self.debug_log, debug_problem = debuglog.start(config) if debug else (None, None, "")
         self.phone = phone or Phone(config, log_path=sip_log)
-        self.phone.ui = self
+        self.phone.ui = ScreenUi(self)
+        self.state: State = self.phone.state  # the newest; the panes show it once a frame
+        self.directory = Directory(self.phone)  # contacts and history, for the panes
+        self.toasts = CallToasts(self)
+        self._frames: Frames | None = None
+        self._log_lines: list[tuple[float, str, str]] = []  # log lines the next frame appends
         # attached to a phone another process runs (control.remote): no engine, socket or HTTP here
         self.attached = getattr(self.phone, "attached", False)
         self.services = None if self.attached else Services(self.phone)
@@ -104,7 +120,6 @@ class TuiPhoneApp(App):
         self._unsubscribe = None
         self._meter = None  # the level meter's timer, running only while a call talks through a device
         self._metering = False
-        self._ringing: dict[int, Notification] = {}  # a ringing call's toast, gone when it stops ringing
         themes, self._start_problems = load_themes()
         if debug_problem:
             self._start_problems.append(debug_problem)
@@ -117,6 +132,13 @@ class TuiPhoneApp(App):
             wanted = "tui-phone"
         self.theme = wanted
         self._saved_theme = config.ui["theme"]
+
+    @classmethod
+    def key_table(cls) -> list[tuple[str, str, str]]:
+        """Every key, for the help screen and the README: from the bindings."""
+        from .ui.keys import help_rows
+
+        return help_rows((DialPad, CallList, ContactsPane, TeamPane, HistoryPane, MessagesPane, cls))
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -144,7 +166,11 @@ class TuiPhoneApp(App):
         if not self.attached:  # attached: the phone's process owns the database and says when it changes
             self.set_interval(DB_WATCH, self._watch_database)
         self.query_one(StatusBar).attached = self.attached
+        # changes arrive from the engine thread's callbacks, outside Textual's context: draw in the app's
+        loop, context = asyncio.get_running_loop(), contextvars.copy_context()
+        self._frames = Frames(lambda delay, fn: loop.call_later(delay, fn, context=context), self._draw)
         self.state = self.phone.state
+        self._draw()
         for problem in self._start_problems:
             self.log_line("warning", problem)
             if problem.startswith("theme"):
@@ -203,38 +229,34 @@ class TuiPhoneApp(App):
 
     # ----- state --------------------------------------------------------------
     def _on_change(self, state: State, event: Event) -> None:
+        """Every change: remember the newest state, log it, raise its toasts and
+        mark the screen dirty. The panes draw later, once per frame (``_draw``)."""
         self.state = state
-        line = describe(event)
-        if line and not isinstance(event, Log):
-            self.log_line(level_of(event), line)
+        self._frames.dirty()
         if isinstance(event, Log):
             self.log_line(event.level, event.text)
+        elif line := describe(event):
+            self.log_line(level_of(event), line)
         if isinstance(event, CallAdded):
             self._new_call(event)
-        for cid in [cid for cid in self._ringing if not self._still_ringing(state, cid)]:
-            self._drop_toast(self._ringing.pop(cid))
-        if isinstance(event, AudioState) and event.note:
-            self.notify(event.note, title="Audio", severity="warning", timeout=8)
-        if isinstance(event, CallEnded) and any(c.state is CallState.HOLDING for c in state.calls):
-            held = next(c for c in state.calls if c.state is CallState.HOLDING)
-            self.notify(f"Call {held.id} ({held.dn or held.who}) is on hold: press o to retrieve it", timeout=10)
-        if isinstance(event, Message) and event.dir == "i" and not event.key:
-            self.bell()
-            self.notify(f"{event.peer.split(':', 1)[-1]}: {event.text[:80]}", title="Message", timeout=8)
-        if isinstance(self.screen, (Compose, AudioDevices)):
-            self.screen.show(state)
-        if isinstance(event, HistoryAdded) and self.query_one("#tabs", TabbedContent).active == "history-tab":
+        self.toasts.on_event(state, event)
+        if isinstance(event, HistoryAdded) and self._tab() == "history-tab":
             self.query_one(HistoryPane).refresh_list()
-        if isinstance(event, ContactsChanged) and self.query_one("#tabs", TabbedContent).active == "contacts-tab":
+        if isinstance(event, ContactsChanged) and self._tab() == "contacts-tab":
             self.query_one(ContactsPane).refresh_list()
 
-    def watch_state(self, state: State) -> None:
+    def _draw(self) -> None:
+        """The latest state on screen: the new log lines appended, each pane
+        from its own slice (a pane whose slice did not change does nothing)."""
         if not self.screen_stack or not self.query(StatusBar):
             return  # shutting down: the panes are gone
-        self.query_one(StatusBar).show(state)
-        self.query_one(MessagesPane).show(state)
-        self.query_one(CallList).show(state)
-        self.query_one(TeamPane).show(state)
+        state = self.state
+        if self._log_lines:
+            lines, self._log_lines = self._log_lines, []
+            self.query_one(LogPane).add_lines(lines)
+        for view in (self.query_one(StatusBar), self.query_one(CallList), self.query_one(TeamPane),
+                     self.query_one(MessagesPane)):
+            view.render_state(state)
         self._show_detail()
         self.query_one(CallDetail).muted = state.audio.muted
         talking = bool(state.audio.device) and any(c.state is CallState.CONNECTED for c in state.calls)
@@ -245,6 +267,11 @@ class TuiPhoneApp(App):
             else:
                 self._meter.pause()
                 self.query_one(CallDetail).levels = None
+        if isinstance(self.screen, (Compose, AudioDevices)):
+            self.screen.show(state)
+
+    def _tab(self) -> str | None:
+        return self.query_one("#tabs", TabbedContent).active
 
     def _watch_database(self) -> None:
         """Another process wrote to the database (``tui-phone contacts import``):
@@ -267,13 +294,14 @@ class TuiPhoneApp(App):
 
     @work(exclusive=True, group="db-watch")
     async def _check_database(self) -> None:
-        phone = self.phone
         try:
-            version = await asyncio.to_thread(lambda: phone.contacts.data_version())
+            version = await self.directory.data_version()
         except Exception:  # noqa: BLE001 - closing, or a broken file: the panes say so when used
             return
+        if version is None:
+            return
         if self._db_version is not None and version != self._db_version:
-            tab = self.query_one("#tabs", TabbedContent).active
+            tab = self._tab()
             if tab == "contacts-tab":
                 self.query_one(ContactsPane).refresh_list()
             elif tab == "history-tab":
@@ -299,39 +327,22 @@ class TuiPhoneApp(App):
         text = mask(text, self.phone.secrets)
         if self.debug_log is not None:
             self.debug_log.write(level, text)
-        self.query_one(LogPane).add(level, text)
-        if level == "error":
+        self._log_lines.append((time.time(), level, text))  # appended on the next frame, with the others
+        if self._frames is not None:
+            self._frames.dirty()
+        if level == "error" and self.query(LogPane):
             self.query_one(LogPane).display = True
 
     def _new_call(self, event: CallAdded) -> None:
         """A new call, in or out, takes the cursor (so the detail box and the
-        keys act on it) unless the user is typing; a ringing one rings."""
+        keys act on it) unless the user is typing (its toast: ``CallToasts``)."""
         call = self.state.call(event.id)
-        if call is None:
+        if call is None or self._typing():
             return
-        if not self._typing():
-            self.query_one(CallList).select(call.id)
-            if call.dir == "i":
-                self.show_tab("calls-tab")
-                self.query_one(CallList).focus()
-        if call.dir == "i" and self._still_ringing(self.state, call.id) \
-                and self.state.status not in ("unavailable", "dnd"):  # those are rejected at once
-            self.bell()
-            who = call.dn or call.who
-            toast = Notification(f"Incoming call from {who}", "Ringing", "information", 30, markup=False)
-            self._ringing[call.id] = toast
-            self.post_message(Notify(toast))
-            if not self.attached:  # attached: the phone's own process shows it
-                desktop_notify(f"Incoming call from {who}")
-
-    @staticmethod
-    def _still_ringing(state: State, call_id: int) -> bool:
-        call = state.call(call_id)
-        return call is not None and call.state is CallState.ALERTING
-
-    def _drop_toast(self, toast: Notification) -> None:
-        if toast in self._notifications:
-            self._unnotify(toast)
+        self.query_one(CallList).select(call.id)  # once its row is drawn
+        if call.dir == "i":
+            self.show_tab("calls-tab")
+            self.query_one(CallList).focus()
 
     def _typing(self) -> bool:
         """The user is typing in a text field: keep focus and cursors where they are."""
@@ -347,9 +358,42 @@ class TuiPhoneApp(App):
             self.notify(result.error or "failed", severity="error")
         return result
 
-    @on(DialPad.Dial)
-    async def _dial(self, message: DialPad.Dial) -> None:
-        await self.dial(message.text)
+    # ----- what the widgets ask for (ui.intents) ------------------------------
+    @on(CallRequested)
+    async def _call_requested(self, message: CallRequested) -> None:
+        await self.dial(message.target)
+
+    @on(ContactCallRequested)
+    async def _contact_call_requested(self, message: ContactCallRequested) -> None:
+        await call_contact(self, *message.contacts)
+
+    @on(DtmfTyped)
+    async def _dtmf_typed(self, message: DtmfTyped) -> None:
+        await self.send_dtmf(message.digits)
+
+    @on(MessageWritten)
+    async def _message_written(self, message: MessageWritten) -> None:
+        from .commands import SendSms
+
+        try:
+            command = SendSms(message.to, message.text)
+        except ValueError as e:
+            self.notify(str(e), severity="error")
+            return
+        ok = (await self.run_command(command)).ok
+        if message.done is not None:
+            message.done(ok)
+
+    @on(DevicePicked)
+    async def _device_picked(self, message: DevicePicked) -> None:
+        from .commands import SetAudio
+
+        command = SetAudio(input=message.name) if message.microphone else SetAudio(output=message.name)
+        message.done(await self.run_command(command))
+
+    @on(MessagesOpened)
+    async def _messages_opened(self, message: MessagesOpened) -> None:
+        await self.run_command(MarkMessagesRead(message.peer))
 
     async def dial(self, text: str) -> None:
         """Dial what the user typed (dialpad or palette): never policy-checked.
@@ -376,11 +420,9 @@ class TuiPhoneApp(App):
     async def dial_name(self, name: str) -> None:
         """Call the contact whose name matches (the picker asks which number when
         there are several); an unknown single word is a SIP user at the account's domain."""
-        from .ui.contacts import call_contact
-
         key = name.casefold()
         try:
-            found = await asyncio.to_thread(lambda: self.phone.contacts.search(name, True, 50))
+            found = await self.directory.search(name, True, 50)
         except Exception as e:  # noqa: BLE001 - a broken database still lets a SIP name be dialled
             self.log_line("warning", f"contacts: {e}")
             found = []
@@ -394,55 +436,6 @@ class TuiPhoneApp(App):
         else:
             domain = self.config.accounts[0].uri.split("@", 1)[-1].split(";", 1)[0]
             await self.dial(f"sip:{name}@{domain}")
-
-    # ----- what only a person can do (phone.Ui) ------------------------------
-    async def prepare(self, target: str) -> Result:
-        self.query_one(DialPad).prefill(target)
-        self.notify(f"Press Enter to call {target}")
-        return Result(True, pending="prefilled in the dialpad; the user presses Enter to call")
-
-    async def confirm(self, command: StartCall, reason: str) -> Result:
-        async def decided(yes: bool | None) -> None:
-            if yes:
-                if (await self.run_command(command)).ok:
-                    self.query_one(CallList).focus()
-            else:
-                self.log_line("info", f"call to {command.target} cancelled by the user")
-
-        self.bell()
-        self.push_screen(Confirm(f"Call {command.target}?", f"Asked from outside the keyboard: {reason}.",
-                                 yes="Call"), decided)
-        return Result(True, pending=f"waiting for the user to confirm: {reason}")
-
-    async def compose_message(self, number: str) -> Result:
-        self.push_screen(Compose(number))
-        return Result(True, pending="message compose opened; the user writes and sends")
-
-    async def authenticate(self, code: str) -> Result:
-        from .provisioning import ProvisioningError, provision
-
-        url = self.config.provisioning["url"]
-        if not url:
-            self.notify("An authenticate link arrived, but no provisioning.url is configured.",
-                        severity="warning", timeout=10)
-            return Result.fail("no provisioning.url configured", "refused")
-
-        async def decided(yes: bool | None) -> None:
-            if not yes:
-                return
-            try:
-                name, path = await provision(self.config, code)
-            except ProvisioningError as e:
-                self.log_line("error", str(e))
-                self.notify(str(e), severity="error", timeout=10)
-                return
-            self.log_line("info", f"account {name} added to {path}")
-            self.notify(f"Account {name} added to {path}; restart tui-phone to register it.", timeout=10)
-
-        self.push_screen(Confirm("Authenticate this phone?",
-                                 f"Fetch an account from {url.split('$code')[0]}… with the code "
-                                 "from the link and add it to your config."), decided)
-        return Result(True, pending="waiting for the user to confirm")
 
     def _selected(self) -> int | None:
         cid = self.query_one(CallList).selected_id()
@@ -528,7 +521,8 @@ class TuiPhoneApp(App):
         self.push_screen(Prompt("Send DTMF digits:", "0-9 * # A-D"), send)
 
     async def send_dtmf(self, digits: str) -> None:
-        try:  # the digit rule lives in Dtmf; the call is the connected one (store.resolve)
+        """Digits for the connected call (``Dtmf`` checks them, ``store.resolve`` picks the call)."""
+        try:
             command = Dtmf(digits, self._selected_in(CallState.CONNECTED))
         except ValueError as e:
             self.notify(f"DTMF {e}", severity="error")
@@ -572,7 +566,7 @@ class TuiPhoneApp(App):
     def _tab_opened(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "history-tab":
             self.query_one(HistoryPane).refresh_list()
-            self.phone.post(MissedSeen())
+            self.run_worker(self.run_command(MarkMissedSeen()), group="read-state")
         elif event.pane.id == "contacts-tab":
             self.query_one(ContactsPane).refresh_list()
 
@@ -609,10 +603,9 @@ class TuiPhoneApp(App):
     async def import_contacts(self, path: str) -> None:
         """Add a .vcf file's contacts; the count, or the one-line reason, is a toast."""
         from .contacts.model import ContactError
-        from .contacts.vcard import import_file
 
         try:
-            count, problems = await asyncio.to_thread(lambda: import_file(self.phone.contacts, path))
+            count, problems = await self.directory.import_file(path)
         except (ContactError, OSError) as e:
             self.log_line("error", f"contacts import: {e}")
             self.notify(f"contacts import: {e}", severity="error", timeout=10)
@@ -644,6 +637,8 @@ class TuiPhoneApp(App):
 
     async def on_unmount(self) -> None:
         """However the app ends, the engine stops: BYE, un-REGISTER, no abort."""
+        if self._frames is not None:
+            self._frames.stop()
         if self._unsubscribe:
             self._unsubscribe()  # the panes are gone: no more state pushes into them
         await self._shutdown_phone()

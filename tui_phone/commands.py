@@ -176,6 +176,22 @@ class CallVoicemail:
 
 
 @dataclass(frozen=True)
+class MarkMissedSeen:
+    """The user looked at the history: the missed-call count starts again."""
+
+
+@dataclass(frozen=True)
+class MarkMessagesRead:
+    """The user read the conversation with ``peer`` (a number or SIP URI of it)."""
+
+    peer: str
+
+    def __post_init__(self):
+        if not isinstance(self.peer, str) or not self.peer.strip():
+            raise ValueError("peer must be a number or SIP URI")
+
+
+@dataclass(frozen=True)
 class CallInfo:
     id: int
     html: str | None = None
@@ -185,6 +201,7 @@ class CallInfo:
 Command = (
     StartCall | PrepareCall | ConnectCall | DisconnectCall | Hold | Retrieve | Dtmf
     | Transfer | SetStatus | Watch | SendSms | Conference | Split | Mute | CallInfo | Record | CallVoicemail
+    | MarkMissedSeen | MarkMessagesRead
 )
 
 # Commands only the engine can carry out (they become SIP).

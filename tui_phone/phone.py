@@ -21,6 +21,8 @@ from .commands import (
     CallVoicemail,
     Command,
     Dtmf,
+    MarkMessagesRead,
+    MarkMissedSeen,
     PrepareCall,
     Result,
     Source,
@@ -28,7 +30,8 @@ from .commands import (
     Watch,
 )
 from .config import Config
-from .events import CallAdded, CallInfoSet, CallRedirected, ContactsChanged, DtmfSent, Event, HistoryAdded, Log, TeamLoaded
+from .events import (CallAdded, CallInfoSet, CallRedirected, ContactsChanged, DtmfSent, Event, HistoryAdded, Log,
+                     MessagesRead, MissedSeen, TeamLoaded)
 from .masking import mask, secrets_of
 from .sip.engine import Engine
 from .store import Account, State, reduce, resolve
@@ -309,6 +312,9 @@ class Phone:
             if self.ui is None:
                 return Result.fail("PrepareCall needs the TUI (this instance is headless)", "refused")
             return await self.ui.prepare(command.target)
+        if isinstance(command, (MarkMissedSeen, MarkMessagesRead)):
+            self.mark_read(command)
+            return Result(True)
         if isinstance(command, CallInfo):
             if self.state.call(command.id) is None:
                 return Result.fail(f"no call with id {command.id}", "not_found")
@@ -334,6 +340,17 @@ class Phone:
                 self.post(DtmfSent(result.id, command.digits))
             return result
         return Result.fail(f"{type(command).__name__} is not supported", "bad_input")
+
+    def mark_read(self, command: MarkMissedSeen | MarkMessagesRead) -> None:
+        """Read state is the store's alone: the engine never sees it."""
+        if isinstance(command, MarkMissedSeen):
+            self.post(MissedSeen())
+            return
+        from .control.records import same_peer
+
+        for peer, _ in self.state.unread:
+            if same_peer(peer, command.peer):
+                self.post(MessagesRead(peer))
 
     async def open_link(self, url: str, source: Source = Source.LINK) -> Result:
         """Act on a tel:/sip:/callto:/phone.systems/zoomphone link (DESIGN.md: Links)."""

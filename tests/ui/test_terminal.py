@@ -117,13 +117,13 @@ async def test_80x24_nothing_scrolls_sideways_or_is_cut():
 def test_readme_key_table_is_the_help_screen():
     from pathlib import Path
 
-    from tui_phone.ui.keys import KEYS
+    from tui_phone.app import TuiPhoneApp
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme[readme.index("## Keys"):readme.index("## Configuration")]
     rows = [tuple(c.strip() for c in line.strip().strip("|").split("|")) for line in section.splitlines()
             if line.startswith("| ") and not line.startswith(("| key", "| ---"))]
-    assert rows == list(KEYS)
+    assert rows == TuiPhoneApp.key_table()
 
 
 def test_theme_files_are_checked_key_by_key(tmp_path):

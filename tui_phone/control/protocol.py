@@ -22,6 +22,8 @@ from ..commands import (
     DisconnectCall,
     Dtmf,
     Hold,
+    MarkMessagesRead,
+    MarkMissedSeen,
     PrepareCall,
     Result,
     Retrieve,
@@ -268,6 +270,10 @@ def to_message(command: Command) -> dict:
             return {"mt": "SendSms", "txt": to, "text": text}
         case CallInfo(id=cid, html=html, iframe=iframe):
             return {"mt": "CallInfo", "id": cid, "html": html, "iframe": iframe}
+        case MarkMissedSeen():
+            return {"mt": "MarkSeen"}
+        case MarkMessagesRead(peer=peer):
+            return {"mt": "MarkSeen", "peer": peer}
     fields = {k: v for k, v in vars(command).items() if v is not None}
     return {"mt": type(command).__name__, **fields}
 

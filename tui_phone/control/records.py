@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import asdict
 
-from ..commands import Result
+from ..commands import MarkMessagesRead, MarkMissedSeen, Result
 from ..contacts.model import LABELS, Contact, ContactError, Number
 from ..history import KINDS, HistoryEntry
-from ..events import Message, MessagesRead, MissedSeen
+from ..events import Message
 from . import protocol
 
 REQUESTS = protocol.RECORDS
@@ -118,11 +118,11 @@ async def _answer(phone, msg: dict) -> dict:
         return {"messages": [message_json(m) for m in found], "unread": unread}
     if mt == "MarkSeen":
         peer = _get(msg, "peer", str)
-        if peer is None:
-            phone.post(MissedSeen())
-        for p, _ in phone.state.unread if peer is not None else ():
-            if same_peer(p, peer):
-                phone.post(MessagesRead(p))
+        if peer is not None and not peer.strip():
+            raise BadRequest('MarkSeen: "peer" must be a number or SIP URI')
+        result = await phone.execute(MarkMissedSeen() if peer is None else MarkMessagesRead(peer))
+        if not result.ok:
+            raise BadRequest(f"MarkSeen: {result.error}", result.kind or "failed")
         return {}
     if mt == "GetTeam":
         members = [{**contact_json(c), "status": phone.state.presence_of(phone.member_uri(c)) or "offline"}

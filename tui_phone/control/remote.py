@@ -39,8 +39,6 @@ from ..events import (
     HistoryAdded,
     Log,
     Message,
-    MessagesRead,
-    MissedSeen,
     RegState,
 )
 from ..store import MAX_ENDED, Account, Call, State, reduce
@@ -143,6 +141,7 @@ class RemotePhone:
         self._seen_messages: set | None = None  # None until the first GetMessages
         self._messages_task: asyncio.Task | None = None
         self.contacts = RemoteContacts(self)
+        self.secrets = secrets_of(config)  # masked in the view's log lines, as on the phone
         self._started = threading.Event()  # set once start() attached or gave up
         self._pending: dict | None = None  # the newest model not yet applied
         self._apply_at: asyncio.TimerHandle | None = None
@@ -249,22 +248,14 @@ class RemotePhone:
         return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
 
     def post(self, event: Event) -> None:
-        """What the view itself notices: a log line stays here; the user having
-        seen missed calls or read messages goes to the phone."""
-        if isinstance(event, MissedSeen):
-            self._send_soon({"mt": "MarkSeen"})
-        elif isinstance(event, MessagesRead):
-            self._send_soon({"mt": "MarkSeen", "peer": event.peer})
-        elif isinstance(event, Log):
+        """What the view itself notices (a log line) stays here; read state goes
+        to the phone as commands (``execute``)."""
+        if isinstance(event, Log):
             self.state = reduce(self.state, event)
             self._tell(event)
 
     def log(self, level: str, text: str) -> None:
         self.post(Log(level, text, time.time()))
-
-    def _send_soon(self, msg: dict) -> None:
-        if self.loop is not None and self.running:
-            self.loop.create_task(self.request(msg))
 
     def _refresh_messages(self) -> None:
         if self._messages_task is None or self._messages_task.done():
@@ -397,7 +388,8 @@ class RemoteContacts:
             raise
 
     def _put(self, contact: Contact) -> Contact:
-        return contact_of(self._ask({"mt": "PutContact", "contact": contact_json(contact)})["contact"])
+        fields = {k: v for k, v in contact_json(contact).items() if k != "uid"}  # the phone keeps its own
+        return contact_of(self._ask({"mt": "PutContact", "contact": fields})["contact"])
 
     def add(self, contact: Contact) -> Contact:
         return self._put(replace(contact, id=None))

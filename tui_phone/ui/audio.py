@@ -12,7 +12,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from ..commands import SetAudio
 
 NO_DEVICES = "No sound devices found: calls connect without sound."
 
@@ -89,13 +88,18 @@ class AudioDevices(ModalScreen[None]):
         return text
 
     @on(OptionList.OptionSelected)
-    async def _use(self, event: OptionList.OptionSelected) -> None:
+    def _use(self, event: OptionList.OptionSelected) -> None:
+        from .intents import DevicePicked
+
         microphone = event.option_list.id == "audio-in"
         device = (self.inputs if microphone else self.outputs)[event.option_index]
         error = self.query_one("#audio-error", Label)
         error.update("")
-        result = await self.app.run_command(SetAudio(input=device.name) if microphone else SetAudio(output=device.name))
-        if not result.ok:
-            error.update((result.error or "failed").splitlines()[0])
-            return
-        self.show(self.app.state)
+
+        def done(result) -> None:
+            if not result.ok:
+                error.update((result.error or "failed").splitlines()[0])
+            else:
+                self.show(self.app.state)
+
+        self.post_message(DevicePicked(device.name, microphone, done))

@@ -4,7 +4,6 @@ name matches."""
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -51,9 +50,8 @@ class PhoneCommands(Provider):
         """Read the callable contacts once per palette opening, in a thread:
         matching a name is then instant on every keystroke (a broken database
         just finds nobody)."""
-        phone = self.app.phone
         try:
-            found = await asyncio.to_thread(lambda: phone.contacts.search("", True, CONTACTS_READ))
+            found = await self.app.directory.search("", True, CONTACTS_READ)
         except Exception:  # noqa: BLE001 - the palette must keep working without contacts
             found = []
         self.contacts = [c for c in found if c.numbers or c.sip_uri]

@@ -83,19 +83,23 @@ class Compose(ModalScreen[None]):
                 line.append(f"  ({m.status})", style="red")
             log.write(line)
         self._shown = len(thread)
-        for peer, _ in state.unread:
-            if same_peer(peer, self.target):
-                from ..events import MessagesRead
+        if any(same_peer(peer, self.target) for peer, _ in state.unread):
+            from .intents import MessagesOpened
 
-                self.app.phone.post(MessagesRead(peer))
+            self.post_message(MessagesOpened(self.target))
 
-    async def on_input_submitted(self, event) -> None:
-        from ..commands import SendSms
+    def on_input_submitted(self, event) -> None:
+        from .intents import MessageWritten
 
         text = event.value.strip()
         if text:
-            if (await self.app.run_command(SendSms(self.target, text))).ok:
-                event.input.value = ""
+            field = event.input
+
+            def sent(ok: bool) -> None:
+                if ok and field.value.strip() == text:
+                    field.value = ""
+
+            self.post_message(MessageWritten(self.target, text, sent))
 
 
 class Prompt(ModalScreen[str | None]):
@@ -133,18 +137,17 @@ class KeyTable(DataTable):
         self._width = 0
 
     def on_resize(self) -> None:
-        from .keys import KEYS
-
+        rows = self.app.key_table()
         room = self.size.width - self.styles.scrollbar_size_vertical - 2 * self.cell_padding * 3
         if room == self._width:
             return
         self._width = room
-        widths = [min(cap, max(len(row[i]) for row in KEYS)) for i, cap in enumerate(self.CAPS)]
+        widths = [min(cap, max(len(row[i]) for row in rows)) for i, cap in enumerate(self.CAPS)]
         widths.append(max(16, room - sum(widths)))
         self.clear(columns=True)
         for label, width in zip(("key", "where", "does"), widths):
             self.add_column(label, width=width)
-        for row in KEYS:
+        for row in rows:
             self.add_row(*row, height=None)  # plain words, no markup: they wrap
 
 

@@ -3,7 +3,6 @@ Enter calls back (or redials)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from rich.style import Style
@@ -15,7 +14,9 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
 from ..history import HistoryEntry
+from .intents import CallRequested
 from .panes import FittedTable
+from .render import StateView
 
 KIND_STYLE = {"in": ("↙ in", "green"), "out": ("↗ out", ""), "missed": ("✗ missed", "bold red"),
               "rejected": ("⊘ rejected", "yellow"), "forwarded": ("↪ forwarded", "cyan")}
@@ -37,7 +38,9 @@ def when(t: float) -> str:
 
 
 class HistoryPane(Vertical):
-    BINDINGS = [Binding("m", "missed_only", "Missed only")]
+    HELP_WHERE = "history"
+    HELP_KEYS = (("Enter", "call back / redial"),)
+    BINDINGS = [Binding("m", "missed_only", "Missed only", tooltip="missed calls only (toggle)")]
 
     def compose(self) -> ComposeResult:
         yield Label("", id="history-filter")
@@ -61,8 +64,7 @@ class HistoryPane(Vertical):
 
     @work(exclusive=True, group="history")
     async def refresh_list(self) -> None:
-        phone, kind = self.app.phone, "missed" if self.missed_only else None
-        entries = await asyncio.to_thread(lambda: phone.contacts.history(kind, 200))
+        entries = await self.app.directory.history("missed" if self.missed_only else None, 200)
         self.entries = entries
         rows = []
         for e in entries:
@@ -74,23 +76,28 @@ class HistoryPane(Vertical):
         self.query_one("#history-list", FittedTable).fill(rows, keep_cursor=False)  # newest on top, under the cursor
 
     @on(DataTable.RowSelected, "#history-list")
-    async def _call_back(self, event: DataTable.RowSelected) -> None:
+    def _call_back(self, event: DataTable.RowSelected) -> None:
         entry = next((e for e in self.entries if str(e.id) == event.row_key.value), None)
         if entry is not None and entry.target:
-            await self.app.dial(entry.target)
+            self.post_message(CallRequested(entry.target))
 
 
-class MessagesPane(Vertical):
+class MessagesPane(StateView, Vertical):
     """Conversations (SIP MESSAGE) by peer, unread counts first; Enter opens
     the thread, n starts a new one."""
 
-    BINDINGS = [Binding("n", "app.new_message", "New message")]
+    HELP_WHERE = "messages"
+    HELP_KEYS = (("Enter", "open the conversation"),)
+    BINDINGS = [Binding("n", "app.new_message", "New message", tooltip="new message")]
 
     def compose(self) -> ComposeResult:
         yield FittedTable(id="message-list", layouts=(("peer", "unread", "last"),), give_way={"peer": 10, "last": 10})
 
     def on_mount(self) -> None:
         self.rows: list = []
+
+    def slice_of(self, state) -> tuple:
+        return state.messages, state.unread
 
     def show(self, state) -> None:
         last: dict[str, str] = {}

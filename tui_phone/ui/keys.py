@@ -1,35 +1,54 @@
-"""Every key binding, for the help screen (and the README's key table)."""
+"""The help screen's key table (and the README's), built from the bindings
+themselves: each ``Binding`` gives its key and, in its ``tooltip`` (else its
+``description``, which the footer shows), what it does. Keys a widget handles
+without a binding (typing, Enter on a row, DTMF digits) are listed by that
+widget in ``HELP_KEYS``, next to the code that handles them; ``HELP_WHERE``
+names where its keys work."""
 
-KEYS = (
-    ("0-9 * # + letters", "dialpad", "type a number, a SIP URI or a contact's name"),
-    ("Enter", "dialpad", "dial; a name calls the contact (asks which number when there are several), "
-                         "a word that matches none dials sip:word@<your account's domain>"),
-    ("Escape", "anywhere", "leave the dialpad, focus the call list"),
-    ("d", "call list", "back to the dialpad"),
-    ("a", "call list", "answer the ringing (or selected) call"),
-    ("h", "call list", "hang up the selected / current call"),
-    ("r", "call list", "reject the ringing call (486 Busy Here)"),
-    ("o", "call list", "hold / retrieve the selected call"),
-    ("t", "call list", "blind-transfer the selected call"),
-    ("T (shift+t)", "call list", "attended transfer: the held caller to the consultation call"),
-    ("m", "call list", "mute / unmute the microphone (shown in the status line and the call)"),
-    ("R (shift+r)", "call list", "record the selected call / stop (● REC; both sides to a WAV file)"),
-    ("c / p", "call list", "conference all calls / split, keeping the selected one"),
-    ("0-9 * #", "call list", "send DTMF to the connected call"),
-    ("F2 … F6", "anywhere", "calls / contacts / team / history / messages"),
-    ("n", "messages", "new message; Enter opens a conversation"),
-    ("m", "history", "missed calls only (toggle)"),
-    ("Enter", "history", "call back / redial"),
-    ("s", "outside text fields", "toggle your status: available ↔ unavailable"),
-    ("D (shift+d)", "outside text fields", "audio devices: pick the microphone and speaker"),
-    ("v", "outside text fields", "call your voicemail (✉ N in the status line: new messages)"),
-    ("n / e / x / f", "contacts", "new / edit / delete (asks) / ★ favorite"),
-    ("/", "contacts", "search (F3 lands on the list; Escape leaves the search)"),
-    ("Enter", "contacts, team", "call (asks which number when there are several)"),
-    ("0-4", "team", "filter: all / available / unavailable / in-call / offline"),
-    ("Ctrl+L", "anywhere", "show or hide the log pane"),
-    ("Ctrl+P", "anywhere", "command palette: every action, “Call …” a number or a contact's name, "
-                           "import contacts, switch theme"),
-    ("F1, ?", "anywhere", "this help (? types in the search and message fields)"),
-    ("Ctrl+Q, Ctrl+C", "anywhere", "quit (live calls get a BYE); also q outside text fields"),
-)
+from __future__ import annotations
+
+from textual.binding import Binding
+
+NAMES = {"question_mark": "?", "slash": "/", "escape": "Escape", "enter": "Enter", "delete": "Delete"}
+
+
+def key_name(key: str) -> str:
+    """``ctrl+l`` → Ctrl+L, ``f1`` → F1, ``D`` → D (shift+d)."""
+    if key in NAMES:
+        return NAMES[key]
+    if key.startswith("ctrl+"):
+        return "Ctrl+" + key[5:].upper()
+    if key[0] == "f" and key[1:].isdigit():
+        return key.upper()
+    if len(key) == 1 and key.isupper():
+        return f"{key} (shift+{key.lower()})"
+    return key
+
+
+def where_of(source, binding: Binding) -> str:
+    """The app's own keys work anywhere, except letters: those type in text fields."""
+    where = getattr(source, "HELP_WHERE", "")
+    if where:
+        return where
+    typed = len(binding.key) == 1 and binding.key != "?"
+    return "outside text fields" if typed else "anywhere"
+
+
+def help_rows(sources) -> list[tuple[str, str, str]]:
+    """(key, where, does) for the bindings and ``HELP_KEYS`` of ``sources`` (widget
+    or app classes), in their order; keys that do the same in the same place share a row."""
+    rows: list[list[str]] = []
+    for source in sources:
+        entries = [(key, getattr(source, "HELP_WHERE", "") or "anywhere", does)
+                   for key, does in getattr(source, "HELP_KEYS", ())]
+        for binding in Binding.make_bindings(source.__dict__.get("BINDINGS", ())):
+            does = binding.tooltip or binding.description
+            if does:
+                entries.append((key_name(binding.key), where_of(source, binding), does))
+        for key, where, does in entries:
+            same = next((r for r in rows if r[1] == where and r[2] == does), None)
+            if same is not None:
+                same[0] += f", {key}"
+            else:
+                rows.append([key, where, does])
+    return [tuple(r) for r in rows]

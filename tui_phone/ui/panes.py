@@ -1,5 +1,6 @@
-"""The panes of the TUI. Each renders part of the one ``State``; none of
-them talks to SIP: they post ``Command`` values through the app."""
+"""The panes of the TUI. Each renders its own slice of the one ``State``
+(``render.StateView``); none of them talks to SIP: they post intent messages
+(``intents``) that the app turns into Commands."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
-from textual.message import Message
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Button, DataTable, Footer, Input, RichLog, Static
 from textual.widgets._footer import FooterKey
 
 from ..events import CallState
 from ..store import Call, State
+from .intents import CallRequested, DtmfTyped
+from .render import StateView
 
 KEYS = "123456789*0#"
 STATE_STYLE = {  # theme colour names, resolved against the current theme
@@ -45,18 +48,36 @@ def duration(call: Call, now: float | None = None) -> str:
     return f"{secs // 3600}:{secs // 60 % 60:02d}:{secs % 60:02d}" if secs >= 3600 else f"{secs // 60}:{secs % 60:02d}"
 
 
-class StatusBar(Static):
+class StatusBar(StateView, Widget):
     """One line: each account and its registration state on the left; own
     status, mute, sound and unread counts on the right. When the line is too
-    long the accounts give way (…), never the indicators."""
+    long the accounts give way (…), never the indicators.
+
+    Its size never depends on the text (one line, the screen's width), so a new
+    line is a repaint of this widget alone, never a layout of the screen; a
+    change that leaves the text as it was repaints nothing."""
 
     state: State | None = None
     attached = False  # a view of a phone another process runs (tui-phone attach)
     note: reactive[str] = reactive("")  # replaces the line while quitting
 
+    _line: Text = Text()
+
+    def render(self) -> Text:
+        return self._line
+
+    def update(self, line: Text) -> None:
+        self._line = line
+        self.refresh()
+
     def watch_note(self) -> None:
         if self.note:
             self.update(Text(self.note, style="bold"))
+
+    def slice_of(self, state: State) -> tuple:
+        return (state.accounts, state.status, state.audio.device, state.audio.muted,
+                any(c.recording for c in state.calls), state.voicemail["waiting"] and state.voicemail["new"],
+                state.missed, sum(n for _, n in state.unread))
 
     def show(self, state: State) -> None:
         self.state = state
@@ -90,7 +111,9 @@ class StatusBar(Static):
         if width and accounts.cell_len + 3 + marks.cell_len > width:
             accounts.truncate(max(0, width - 3 - marks.cell_len), overflow="ellipsis")
         line = Text.assemble(accounts, "   " if accounts else "", marks, no_wrap=True, overflow="ellipsis")
-        self.update(line)
+        if line != self._line:
+            self._line = line
+            self.update(line)
 
     def on_resize(self) -> None:
         if self.state is not None:
@@ -113,11 +136,10 @@ class DialPad(Vertical):
     """Type a number or SIP URI, Enter dials; the keypad buttons type too."""
 
     BORDER_TITLE = "Dialpad"
-
-    class Dial(Message):
-        def __init__(self, text: str) -> None:
-            super().__init__()
-            self.text = text
+    HELP_WHERE = "dialpad"
+    HELP_KEYS = (("0-9 * # + letters", "type a number, a SIP URI or a contact's name"),
+                 ("Enter", "dial; a name calls the contact (asks which number when there are several), "
+                           "a word that matches none dials sip:word@<your account's domain>"))
 
     def compose(self) -> ComposeResult:
         yield DialInput(placeholder="number, URI or name", id="number")
@@ -151,7 +173,7 @@ class DialPad(Vertical):
     def _dial(self) -> None:
         text = self.input.value.strip()
         if text:
-            self.post_message(self.Dial(text))
+            self.post_message(CallRequested(text))
 
 
 def fit_columns(natural: dict[str, int], room: int, minimum: dict[str, int]) -> dict[str, int] | None:
@@ -209,18 +231,38 @@ class FittedTable(DataTable):
         keep = self.selected_key() if keep_cursor else None
         rows = [(key, {col: self._cell(v) for col, v in cells.items()}) for key, cells in rows]
         widths = self._layout([cells for _, cells in rows])
-        if widths != self._widths:
-            self._widths = widths
-            self.clear(columns=True)
-            for col, width in widths.items():
-                self.add_column(self.labels.get(col, col), key=col, width=width)
+        old = self._cells
+        if widths == self._widths and [k for k, _ in rows[:len(old)]] == [k for k, _ in old[:len(rows)]]:
+            self._patch(old, rows)  # the same rows in the same order: only what changed
         else:
-            self.clear()
-        for key, cells in rows:
-            self.add_row(*(cells.get(col, "") for col in widths), key=key)
+            if widths != self._widths:
+                self._widths = widths
+                self.clear(columns=True)
+                for col, width in widths.items():
+                    self.add_column(self.labels.get(col, col), key=col, width=width)
+            else:
+                self.clear()
+            for key, cells in rows:
+                self.add_row(*(cells.get(col, "") for col in widths), key=key)
         self._cells = rows
         if keep is not None and any(key == keep for key, _ in rows):
             self.move_cursor(row=self.get_row_index(keep))
+        elif not keep_cursor and rows:
+            self.move_cursor(row=0)
+
+    def _patch(self, old: list[tuple[str, dict]], rows: list[tuple[str, dict]]) -> None:
+        """Update the changed cells of the rows both lists have, drop or add the rest."""
+        def look(cell) -> tuple:  # Text's == ignores its base style (a call's state colour)
+            return (cell.plain, str(cell.style), cell.spans) if isinstance(cell, Text) else (cell,)
+
+        for (key, cells), (_, was) in zip(rows, old):
+            for col in self._widths:
+                if look(cells.get(col, "")) != look(was.get(col, "")):
+                    self.update_cell(key, col, cells.get(col, ""))
+        for key, _ in old[len(rows):]:
+            self.remove_row(key)
+        for key, cells in rows[len(old):]:
+            self.add_row(*(cells.get(col, "") for col in self._widths), key=key)
 
     @staticmethod
     def _cell(value) -> Text:
@@ -270,7 +312,7 @@ class FittedTable(DataTable):
         return self._widths.get(col, 0)
 
 
-class CallList(FittedTable):
+class CallList(StateView, FittedTable):
     """Live calls, then recently ended ones (dimmed, with the SIP reason).
 
     Nothing scrolls sideways: long numbers, names and reasons end in …, and
@@ -278,17 +320,22 @@ class CallList(FittedTable):
     column and a failed call's reason replaces its state."""
 
     BORDER_TITLE = "Calls"
+    HELP_WHERE = "call list"
+    HELP_KEYS = (("0-9 * #", "send DTMF to the connected call"),)
     BINDINGS = [
-        Binding("a", "app.answer", "Answer"),
-        Binding("h", "app.hangup", "Hang up"),
-        Binding("r", "app.reject", "Reject"),
-        Binding("o", "app.hold", "Hold"),
-        Binding("t", "app.transfer", "Transfer"),
-        Binding("c", "app.conference", "Conference"),
-        Binding("m", "app.mute", "Mute"),
-        Binding("R", "app.record", "Record", show=False),
-        Binding("T", "app.attended", "Attended transfer", show=False),
-        Binding("p", "app.split", "Split", show=False),
+        Binding("a", "app.answer", "Answer", tooltip="answer the ringing (or selected) call"),
+        Binding("h", "app.hangup", "Hang up", tooltip="hang up the selected / current call"),
+        Binding("r", "app.reject", "Reject", tooltip="reject the ringing call (486 Busy Here)"),
+        Binding("o", "app.hold", "Hold", tooltip="hold / retrieve the selected call"),
+        Binding("t", "app.transfer", "Transfer", tooltip="blind-transfer the selected call"),
+        Binding("c", "app.conference", "Conference", tooltip="conference all calls"),
+        Binding("m", "app.mute", "Mute",
+                tooltip="mute / unmute the microphone (shown in the status line and the call)"),
+        Binding("R", "app.record", "Record", show=False,
+                tooltip="record the selected call / stop (● REC; both sides to a WAV file)"),
+        Binding("T", "app.attended", "Attended transfer", show=False,
+                tooltip="attended transfer: the held caller to the consultation call"),
+        Binding("p", "app.split", "Split", show=False, tooltip="split the conference, keeping the selected call"),
     ]
     LAYOUTS = (("#", "dir", "number", "name", "state", "time", "reason"),
                ("#", "dir", "who", "outcome", "time"))  # outcome: the state, or a failed call's reason
@@ -297,28 +344,36 @@ class CallList(FittedTable):
     GIVE_WAY = {"number": 6, "name": 6, "reason": 8, "who": 8, "outcome": 12}
     LEAST = {"time": 5}  # "59:59"; a longer call widens the column on the next tick
 
-    async def on_key(self, event) -> None:
+    def on_key(self, event) -> None:
         """Digits typed on the call list go to the connected call as DTMF."""
         if event.character and event.character in "0123456789*#":
             event.stop()
-            await self.app.send_dtmf(event.character)
+            self.post_message(DtmfTyped(event.character))
 
     def on_mount(self) -> None:
         self._rows: list[Call] = []
-        self._clock = self.set_interval(1, self._tick, pause=True)  # runs only while a call is connected
+        self._select: int | None = None  # a call to put the cursor on once its row is drawn
+        self._ticker = self.set_interval(1, self._tick, pause=True)  # runs only while a call is connected
+
+    def slice_of(self, state: State) -> tuple:
+        return state.calls, state.ended
 
     def show(self, state: State) -> None:
         self._rows = [*state.calls, *reversed(state.ended)]
         now = time.time()
         self.fill([(str(c.id), self._row(c, now)) for c in self._rows])
-        if any(c.live and c.connected_at is not None for c in self._rows):
-            self._clock.resume()
+        if self._select is not None:
+            self.select(self._select)
+        if any(c.live and c.connected_at is not None for c in state.calls):
+            self._ticker.resume()
         else:
-            self._clock.pause()
+            self._ticker.pause()
 
     def select(self, call_id: int) -> None:
-        """Put the cursor on this call's row."""
+        """Put the cursor on this call's row (now, or when the row is drawn)."""
+        self._select = call_id
         if any(c.id == call_id for c in self._rows):
+            self._select = None
             self.move_cursor(row=self.get_row_index(str(call_id)))
 
     def _row(self, c: Call, now: float) -> dict[str, Text]:
@@ -450,5 +505,11 @@ class LogPane(RichLog):
     BORDER_TITLE = "Log"
 
     def add(self, level: str, text: str) -> None:
-        style = {"error": "bold red", "warning": "yellow"}.get(level, "")
-        self.write(Text(time.strftime("%H:%M:%S ") + text, style=style))
+        self.add_lines([(time.time(), level, text)])
+
+    def add_lines(self, lines: list[tuple[float, str, str]]) -> None:
+        """Append (time, level, text) lines: one scroll and one refresh for all of them."""
+        for i, (at, level, text) in enumerate(lines, 1 - len(lines)):
+            style = {"error": "bold red", "warning": "yellow"}.get(level, "")
+            self.write(Text(time.strftime("%H:%M:%S ", time.localtime(at)) + text, style=style),
+                       scroll_end=None if i == 0 else False)  # auto-scroll once, after the last

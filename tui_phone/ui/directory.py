@@ -1,0 +1,53 @@
+"""The panes' one way to the contacts database and the call history.
+
+``Directory`` wraps whatever ``phone.contacts`` is (the local SQLite store,
+or ``control.remote.RemoteContacts`` when the TUI is attached to a phone in
+another process) and runs every call in a worker thread, so no keystroke
+waits on SQLite or the socket. Widgets ask the app's ``directory``; none of
+them holds the database."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..contacts.model import Contact
+from ..history import HistoryEntry
+
+
+class Directory:
+    def __init__(self, phone):
+        self.phone = phone
+
+    async def _run(self, name: str, *args):
+        phone = self.phone
+        # the database opens (and migrates) on first use: that too happens off the UI thread
+        return await asyncio.to_thread(lambda: getattr(phone.contacts, name)(*args))
+
+    async def search(self, text: str = "", include_team: bool = True, limit: int | None = None) -> list[Contact]:
+        return await self._run("search", text, include_team, limit)
+
+    async def history(self, kind: str | None = None, limit: int = 200) -> list[HistoryEntry]:
+        return await self._run("history", kind, limit)
+
+    async def save(self, contact: Contact) -> Contact:
+        """Add a new contact (no id) or update an existing one."""
+        return await self._run("update" if contact.id is not None else "add", contact)
+
+    async def delete(self, contact_id: int) -> None:
+        await self._run("delete", contact_id)
+
+    async def set_favorite(self, contact_id: int, favorite: bool) -> Contact:
+        return await self._run("set_favorite", contact_id, favorite)
+
+    async def import_file(self, path: str) -> tuple[int, list[str]]:
+        from ..contacts.vcard import import_file
+
+        phone = self.phone
+        return await asyncio.to_thread(lambda: import_file(phone.contacts, path))
+
+    async def data_version(self) -> int | None:
+        """The database's change counter (another process wrote); None while it is not open."""
+        phone = self.phone
+        if not phone.contacts_open:
+            return None
+        return await asyncio.to_thread(lambda: phone.contacts.data_version())
