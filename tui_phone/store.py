@@ -396,7 +396,7 @@ def model(state: State) -> dict:
         if c.conference:
             item["conference"] = True
         for key in ("callerid", "cat", "bind", "info", "info_link", "reason_remote", "redirected_to",
-                    "recording", "recording_file"):
+                    "recording", "recording_file", "dtmf"):
             if getattr(c, key):
                 item[key] = getattr(c, key)
         calls.append(item)

@@ -2,6 +2,7 @@
 real headless phone (what an attached TUI, a CRM or a script reads), with
 the change notices (``versions``) in the Subscribe stream."""
 
+import re
 import time
 
 from tests.peers import sipp_uac, sipp_uas
@@ -74,15 +75,20 @@ def test_bad_contact_requests_are_one_line_with_a_kind(headless):
         ({"mt": "DeleteContact"}, "bad_input", '"id" is required'),
         ({"mt": "GetContact", "id": "1"}, "bad_input", '"id" must be'),
         ({"mt": "SearchContacts", "limit": 0}, "bad_input", '"limit" must be 1-1000'),
-        ({"mt": "GetHistory", "missed_only": "yes"}, "bad_input", '"missed_only" must be bool'),
+        ({"mt": "GetHistory", "missed_only": "yes"}, "bad_input", '"missed_only" must be true or false'),
         ({"mt": "GetHistory", "kind": "lost"}, "bad_input", '"kind" must be one of'),
-        ({"mt": "GetMessages", "peer": 5}, "bad_input", '"peer" must be str'),
+        ({"mt": "GetMessages", "peer": 5}, "bad_input", '"peer" must be text'),
+        # found by an outside probe: these answered "failed" with a Python exception in the log
+        ({"mt": "SearchContacts", "q": "a\u0000b"}, "bad_input", '"q" must not contain control characters'),
+        ({"mt": "GetContact", "id": 10 ** 26}, "bad_input", '"id" is out of range'),
     ]
     for msg, kind, text in cases:
         reply = phone.api(msg)
         assert reply["ok"] is False and reply["kind"] == kind and text in reply["error"], (msg, reply)
         assert "\n" not in reply["error"] and "Traceback" not in reply["error"]
     assert "Traceback" not in phone.stderr()
+    assert phone.api({"mt": "SearchContacts", "q": None})["ok"]  # null is "no query"
+    assert not re.search(r"\b[A-Z][a-z]+(Error|Exception)\b", phone.stderr()), phone.stderr()
 
 
 def test_team_over_the_api_is_read_only_but_takes_a_star(headless, tmp_path):

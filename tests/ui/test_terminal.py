@@ -142,3 +142,17 @@ def test_theme_files_are_checked_key_by_key(tmp_path):
                         f"theme skipped: {tmp_path / 'c.toml'}:2: dark: wrong type str",
                         f"theme skipped: {tmp_path / 'd.toml'}:1: primary: missing (every theme needs a "
                         "primary colour)"]
+
+
+def test_theme_files_found_by_the_outside_probe_are_skipped_with_one_line(tmp_path):
+    """A non-text variable crashed the TUI at start (AttributeError traceback); a theme
+    linked to /dev/zero hung `config check`."""
+    from tui_phone.ui.themes import load_themes
+
+    (tmp_path / "v.toml").write_text("primary = \"#123456\"\nvariables = {a = 1}\n")
+    (tmp_path / "z.toml").symlink_to("/dev/zero")
+    (tmp_path / "big.toml").write_text("# " + "x" * 70000 + "\nprimary = \"#123456\"\n")
+    themes, problems = load_themes([tmp_path])
+    assert themes == []
+    assert sorted(p.split(": ", 2)[1].rsplit("/", 1)[-1] for p in problems) == ["big.toml", "v.toml:2", "z.toml"]
+    assert all("\n" not in p for p in problems)

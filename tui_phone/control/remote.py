@@ -40,6 +40,7 @@ from ..events import (
     Log,
     Message,
     RegState,
+    Voicemail,
 )
 from ..store import MAX_ENDED, Account, Call, State, reduce
 from . import protocol
@@ -56,18 +57,28 @@ class ModelChanged:
     """The phone's model changed in a way no other event names (presence, status)."""
 
 
+def _voicemail(account: str, box: dict | None) -> Voicemail | None:
+    if not box or not (box.get("waiting") or box.get("new") or box.get("old")):
+        return None
+    return Voicemail(account, bool(box.get("waiting")), int(box.get("new", 0)), int(box.get("old", 0)),
+                     str(box.get("uri", "")))
+
+
 def state_from(model: dict, old: State) -> State:
     """The State a model shows; what the model lacks (messages, the log,
     ended calls) is kept from ``old``."""
     m = model["dev:tui-phone"]["model"]
     accounts = tuple(Account(a["name"], a["uri"], a.get("registrar", ""), a["registered"], a.get("code", 0),
-                             a.get("reason", "")) for a in m.get("accounts", ()))
+                             a.get("reason", ""), _voicemail(a["name"], a.get("voicemail")))
+                     for a in m.get("accounts", ()))
     calls = tuple(
         Call(id=c["id"], dir=c["dir"], sip=c["sip"], num=c.get("num", ""), dn=c.get("dn", ""),
              account=c.get("account", ""), guid=c.get("guid", ""), state=CallState(c["state"]),
              code=c.get("code", 0), reason=c.get("reason", ""), started=c.get("started", 0.0),
              connected_at=c.get("connected"), callerid=c.get("callerid"), cat=c.get("cat"), bind=c.get("bind"),
-             conference=c.get("conference", False), info=c.get("info"), info_link=c.get("info_link"))
+             conference=c.get("conference", False), info=c.get("info"), info_link=c.get("info_link"),
+             dtmf=c.get("dtmf", ""), reason_remote=c.get("reason_remote", ""), recording=c.get("recording", False),
+             recording_file=c.get("recording_file", ""), redirected_to=c.get("redirected_to", ""))
         for c in m.get("calls", ()))
     audio = m.get("audio", {})
     versions = m.get("versions", {})

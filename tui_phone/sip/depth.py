@@ -73,9 +73,18 @@ class Depth(_Part):
         return pj.PJSIP_REDIRECT_ACCEPT_REPLACE
 
     def mwi(self, acc, prm) -> None:
+        """A message summary. Anyone can send an unsolicited NOTIFY, so the
+        voicemail address in it (what ``v`` dials) is taken only from the
+        account's own registrar or proxy; the counts are shown from anyone."""
+        from dataclasses import replace
+
         vm = parse_summary(acc.cfg.name, prm.rdata.wholeMsg.partition("\r\n\r\n")[2])
-        if vm is not None:
-            self.engine.emit(vm)
+        if vm is None:
+            return
+        server = acc.cfg.proxy or acc.cfg.registrar
+        if vm.uri and not (server and same_host(prm.rdata.srcAddress, server)):
+            vm = replace(vm, uri="")
+        self.engine.emit(vm)
 
 
 class Rules(_Part):

@@ -32,6 +32,9 @@ def theme_dirs() -> list[Path]:
     return [BUILTIN, config_dir() / "themes"]
 
 
+MAX_THEME = 64 * 1024
+
+
 class ThemeError(ValueError):
     """A theme file that cannot be used: ``str()`` is ``file:line: problem``."""
 
@@ -45,7 +48,13 @@ def _line_of(text: str, key: str) -> int:
 def read_theme(path: Path) -> Theme:
     """The theme in ``path``, checked; raises ThemeError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():  # a FIFO or /dev/zero behind a link would block or never end
+            raise ThemeError(f"{path}: not a regular file")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_THEME + 1)
+        if len(raw) > MAX_THEME:
+            raise ThemeError(f"{path}: larger than {MAX_THEME // 1024} KiB; not a theme")
+        text = raw.decode("utf-8")
         data = tomllib.loads(text)
     except (OSError, UnicodeDecodeError) as e:
         raise ThemeError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
@@ -63,6 +72,9 @@ def read_theme(path: Path) -> Theme:
             raise bad(key, f"wrong type {type(value).__name__}")
         if key in COLOURS or key == "variables":
             for colour_key, colour in ((key, value),) if key in COLOURS else value.items():
+                if not isinstance(colour, str):
+                    raise bad(key, (f"{colour_key}: " if key == "variables" else "")
+                              + f"must be text such as \"#RRGGBB\" (got {type(colour).__name__})")
                 try:
                     Color.parse(colour)
                 except ColorParseError:
