@@ -220,8 +220,8 @@ def test_registrar_restart_registers_again_within_5s(headless, kamailio):
     phone = headless(account("alice", kamailio.port, "alicepw"))
     phone.wait_for(registered, 5, "registered")
     kamailio.stop()
-    phone.wait_for(lambda m: not m["registered"], 10, "registrar loss noticed")
-    assert phone.model["accounts"][0]["reason"] == "registrar unreachable"
+    m = phone.wait_for(lambda m: not m["registered"], 10, "registrar loss noticed")
+    assert m["accounts"][0]["reason"] == "registrar unreachable", m["accounts"]
     mark = phone.mark()
     kamailio.start()
     t0 = time.monotonic()

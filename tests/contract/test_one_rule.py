@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.contract.test_http import http_section
-from tests.peers import baresip_account, free_tcp_port, sipp_uac, sipp_uas
+from tests.peers import baresip_account, free_tcp_port, port_bound, sipp_uac, sipp_uas, wait_until
 from tests.phoneproc import direct
 
 pytestmark = pytest.mark.peers
@@ -89,7 +89,9 @@ def test_a_caller_on_another_port_is_called_back_there(headless, sipp_dir):
     history = phone.api({"mt": "GetHistory", "limit": 1})["history"]
     assert history[0]["sip"] == sip
     uac.stop()
-    uas = sipp_uas(sipp_dir / "back" if (sipp_dir / "back").mkdir() is None else sipp_dir, port=uac.port)
+    wait_until(lambda: not port_bound(uac.port), 10, f"sipp to let go of port {uac.port}")
+    (sipp_dir / "back").mkdir()
+    uas = sipp_uas(sipp_dir / "back", port=uac.port)
     since = phone.mark()
     r = phone.cli("call", history[0]["sip"])  # the CLI, as a user redials from what History shows
     assert r.returncode == 0, r.stderr
