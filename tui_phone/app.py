@@ -1,15 +1,14 @@
 """The Textual app: composes the panes, keeps the newest State, draws it once
 a frame (``ui.render``) and turns the widgets' intent messages (``ui.intents``)
-into Commands for the Phone. What only a person can do (``phone.Ui``) is
-``ui.person.ScreenUi``; the call toasts are ``ui.toasts``. ``make_app`` is
-used by the CLI and by the tests."""
+into Commands for the Phone: the call keys are ``ui.call_actions``, the
+contacts, history and messages keys ``ui.directory_actions``. What only a
+person can do (``phone.Ui``) is ``ui.person.ScreenUi``; the call toasts are
+``ui.toasts``. ``make_app`` is used by the CLI and by the tests."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import os
-import re
 import signal
 import time
 
@@ -20,25 +19,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, TabbedContent, TabPane
 
 from . import debuglog
-from .commands import (
-    CallVoicemail,
-    Conference,
-    ConnectCall,
-    DisconnectCall,
-    Dtmf,
-    Hold,
-    MarkMessagesRead,
-    MarkMissedSeen,
-    Mute,
-    Record,
-    Result,
-    Retrieve,
-    SetStatus,
-    Source,
-    Split,
-    StartCall,
-    Transfer,
-)
+from .commands import Result, SetStatus, Source
 from .config import Config
 from .control.server import AlreadyRunning
 from .masking import mask
@@ -46,14 +27,15 @@ from .headless import describe, level_of
 from .phone import Phone
 from .services import Services
 from .events import CallAdded, CallState, ContactsChanged, Event, HistoryAdded, Log
-from .store import State, resolve
+from .store import State
 from .ui.audio import AudioDevices, find_devices
+from .ui.call_actions import CallActions
 from .ui.commands import PhoneCommands
-from .ui.contacts import ContactsPane, TeamPane, call_contact
-from .ui.dialogs import Compose, Help, Prompt
+from .ui.contacts import ContactsPane, TeamPane
+from .ui.dialogs import Compose, Help
 from .ui.directory import Directory
+from .ui.directory_actions import DB_WATCH, DirectoryActions
 from .ui.history import HistoryPane, MessagesPane
-from .ui.intents import CallRequested, ContactCallRequested, DevicePicked, DtmfTyped, MessagesOpened, MessageWritten
 from .ui.panes import CallDetail, CallList, DialPad, LogPane, PhoneFooter, StatusBar, meter_steps
 from .ui.person import ScreenUi
 from .ui.render import Frames
@@ -61,12 +43,10 @@ from .ui.themes import load_themes
 from .ui.toasts import CallToasts
 
 
-NAME = re.compile(r"[^\W\d_][\w.'-]*(?: [\w.'-]+)*")  # a word or a name: starts with a letter
-DB_WATCH = 0.5  # seconds between looks at the database's data_version
 QUIT_LIMIT = 3.0  # seconds quitting may take with calls to hang up and accounts to unregister
 
 
-class TuiPhoneApp(App):
+class TuiPhoneApp(CallActions, DirectoryActions, App):
     CSS_PATH = "ui/app.tcss"
     TITLE = "tui-phone"
     COMMANDS = App.COMMANDS | {PhoneCommands}
@@ -273,41 +253,6 @@ class TuiPhoneApp(App):
     def _tab(self) -> str | None:
         return self.query_one("#tabs", TabbedContent).active
 
-    def _watch_database(self) -> None:
-        """Another process wrote to the database (``tui-phone contacts import``):
-        the pane on screen shows it within a second, without a search. A stat
-        of the file and its WAL (microseconds, no thread) says whether anyone
-        wrote at all; only then is SQLite asked who (``data_version``)."""
-        phone = self.phone
-        if not phone.contacts_open:
-            return
-        stamp = []
-        for path in (phone.contacts.path, phone.contacts.path.with_name(phone.contacts.path.name + "-wal")):
-            try:
-                st = os.stat(path)
-                stamp.append((st.st_mtime_ns, st.st_size))
-            except OSError:
-                stamp.append(None)
-        if stamp != self._db_stamp:
-            self._db_stamp = stamp
-            self._check_database()
-
-    @work(exclusive=True, group="db-watch")
-    async def _check_database(self) -> None:
-        try:
-            version = await self.directory.data_version()
-        except Exception:  # noqa: BLE001 - closing, or a broken file: the panes say so when used
-            return
-        if version is None:
-            return
-        if self._db_version is not None and version != self._db_version:
-            tab = self._tab()
-            if tab == "contacts-tab":
-                self.query_one(ContactsPane).refresh_list()
-            elif tab == "history-tab":
-                self.query_one(HistoryPane).refresh_list()
-        self._db_version = version
-
     def _show_levels(self) -> None:
         """The meter, 8 times a second during a call: the pane redraws only
         when a bar changes (nothing needless over a slow SSH link)."""
@@ -358,177 +303,6 @@ class TuiPhoneApp(App):
             self.notify(result.error or "failed", severity="error")
         return result
 
-    # ----- what the widgets ask for (ui.intents) ------------------------------
-    @on(CallRequested)
-    async def _call_requested(self, message: CallRequested) -> None:
-        await self.dial(message.target)
-
-    @on(ContactCallRequested)
-    async def _contact_call_requested(self, message: ContactCallRequested) -> None:
-        await call_contact(self, *message.contacts)
-
-    @on(DtmfTyped)
-    async def _dtmf_typed(self, message: DtmfTyped) -> None:
-        await self.send_dtmf(message.digits)
-
-    @on(MessageWritten)
-    async def _message_written(self, message: MessageWritten) -> None:
-        from .commands import SendSms
-
-        try:
-            command = SendSms(message.to, message.text)
-        except ValueError as e:
-            self.notify(str(e), severity="error")
-            return
-        ok = (await self.run_command(command)).ok
-        if message.done is not None:
-            message.done(ok)
-
-    @on(DevicePicked)
-    async def _device_picked(self, message: DevicePicked) -> None:
-        from .commands import SetAudio
-
-        command = SetAudio(input=message.name) if message.microphone else SetAudio(output=message.name)
-        message.done(await self.run_command(command))
-
-    @on(MessagesOpened)
-    async def _messages_opened(self, message: MessagesOpened) -> None:
-        await self.run_command(MarkMessagesRead(message.peer))
-
-    async def dial(self, text: str) -> None:
-        """Dial what the user typed (dialpad or palette): never policy-checked.
-        A name (``bob``, ``Ada Lovelace``) calls the contact it matches;
-        a single word that matches none dials ``sip:word@<account domain>``."""
-        from .links import LinkError, parse_dial_string
-
-        try:
-            link = parse_dial_string(text, self.config.numbers["default_region"])
-        except LinkError as e:
-            if NAME.fullmatch(text.strip()):
-                await self.dial_name(text.strip())
-            else:
-                self.notify(f"cannot dial: {e}", severity="error")
-            return
-        result = await self.run_command(StartCall(link.uri or link.number, dtmf=link.ext))
-        if result.ok:
-            self.query_one(DialPad).input.value = ""
-            self.show_tab("calls-tab")
-            self.query_one(CallList).focus()
-            if result.id is not None:
-                self.query_one(CallList).select(result.id)
-
-    async def dial_name(self, name: str) -> None:
-        """Call the contact whose name matches (the picker asks which number when
-        there are several); an unknown single word is a SIP user at the account's domain."""
-        key = name.casefold()
-        try:
-            found = await self.directory.search(name, True, 50)
-        except Exception as e:  # noqa: BLE001 - a broken database still lets a SIP name be dialled
-            self.log_line("warning", f"contacts: {e}")
-            found = []
-        matches = [c for c in found if key in c.name.casefold() and (c.numbers or c.sip_uri)]
-        exact = [c for c in matches if c.name.casefold() == key or key in c.name.casefold().split()]
-        matches = exact or matches
-        if matches:
-            await call_contact(self, *matches)
-        elif " " in name:
-            self.notify(f"no contact named {name!r}", severity="error")
-        else:
-            domain = self.config.accounts[0].uri.split("@", 1)[-1].split(";", 1)[0]
-            await self.dial(f"sip:{name}@{domain}")
-
-    def _selected(self) -> int | None:
-        cid = self.query_one(CallList).selected_id()
-        return cid if cid is not None and self.state.call(cid) else None
-
-    async def action_answer(self) -> None:
-        cid = self._selected()
-        call = self.state.call(cid) if cid else None
-        await self.run_command(ConnectCall(cid if call and call.dir == "i" else None))
-
-    async def action_hangup(self) -> None:
-        await self.run_command(DisconnectCall(self._selected()))
-
-    async def action_reject(self) -> None:
-        alerting = self.state.alerting()
-        cid = self._selected()
-        if cid is None and alerting is not None:
-            cid = alerting.id
-        await self.run_command(DisconnectCall(cid))
-
-    def _selected_in(self, *states: CallState) -> int | None:
-        """The call under the cursor when it is in one of ``states``; else None
-        (the phone then picks the call by its one rule, store.resolve)."""
-        call = self.state.call(self._selected() or 0)
-        return call.id if call is not None and call.state in states else None
-
-    async def action_hold(self) -> None:
-        held = self._selected_in(CallState.HOLDING)
-        if held is not None:
-            await self.run_command(Retrieve(held))
-        else:
-            await self.run_command(Hold(self._selected_in(CallState.CONNECTED, CallState.HELD)))
-
-    async def action_transfer(self) -> None:
-        picked = resolve(self.state, Transfer("-", self._selected_in(CallState.CONNECTED, CallState.HELD)))
-        if isinstance(picked, Result):
-            self.notify(picked.error or "no call to transfer", severity="warning")
-            return
-        call = self.state.call(picked.id)
-
-        async def to(target: str | None) -> None:
-            if target:
-                await self.run_command(Transfer(target, call.id))
-
-        self.push_screen(Prompt(f"Transfer call {call.id} ({call.who}) to:", "number or sip:uri"), to)
-
-    async def action_attended(self) -> None:
-        """Connect the held caller to the consultation call (REFER with Replaces)."""
-        held = [c for c in self.state.calls if c.state is CallState.HOLDING]
-        active = [c for c in self.state.calls if c.state is CallState.CONNECTED]
-        if len(held) != 1 or len(active) != 1:
-            self.notify("attended transfer needs one held call and one connected call", severity="warning")
-            return
-        await self.run_command(Transfer("", held[0].id, replaces=active[0].id))
-
-    async def action_mute(self) -> None:
-        if (await self.run_command(Mute(not self.state.audio.muted))).ok:
-            self.notify("microphone muted" if self.state.audio.muted else "microphone on")
-
-    async def action_record(self) -> None:
-        """Start or stop recording the selected (or connected) call."""
-        call = self.state.call(self._selected() or 0) or self.state.current()
-        if call is None:
-            self.notify("no call to record", severity="warning")
-            return
-        if (await self.run_command(Record(call.id, not call.recording))).ok:
-            self.notify("recording stopped" if call.recording else "recording (both sides, to a WAV file)")
-
-    async def action_voicemail(self) -> None:
-        await self.run_command(CallVoicemail())
-
-    async def action_conference(self) -> None:
-        await self.run_command(Conference())
-
-    async def action_split(self) -> None:
-        await self.run_command(Split(self._selected()))
-
-    async def action_dtmf(self) -> None:
-        async def send(digits: str | None) -> None:
-            if digits:
-                await self.send_dtmf(digits)
-
-        self.push_screen(Prompt("Send DTMF digits:", "0-9 * # A-D"), send)
-
-    async def send_dtmf(self, digits: str) -> None:
-        """Digits for the connected call (``Dtmf`` checks them, ``store.resolve`` picks the call)."""
-        try:
-            command = Dtmf(digits, self._selected_in(CallState.CONNECTED))
-        except ValueError as e:
-            self.notify(f"DTMF {e}", severity="error")
-            return
-        await self.run_command(command)
-
     def action_help(self) -> None:
         if isinstance(self.screen, Help):
             self.screen.dismiss()
@@ -542,37 +316,6 @@ class TuiPhoneApp(App):
     def action_focus_calls(self) -> None:
         self.show_tab("calls-tab")
         self.query_one(CallList).focus()
-
-    def action_contacts(self) -> None:
-        self.show_tab("contacts-tab")  # TabActivated refreshes the list
-        self.query_one("#contact-list").focus()  # its keys work at once; / searches
-
-    def action_messages(self) -> None:
-        self.show_tab("messages-tab")
-        self.query_one("#message-list").focus()
-
-    def action_new_message(self) -> None:
-        async def to(target: str | None) -> None:
-            if target:
-                self.push_screen(Compose(target))
-
-        self.push_screen(Prompt("Message to:", "number or sip:uri"), to)
-
-    def action_history(self) -> None:
-        self.show_tab("history-tab")
-        self.query_one("#history-list").focus()
-
-    @on(TabbedContent.TabActivated)
-    def _tab_opened(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "history-tab":
-            self.query_one(HistoryPane).refresh_list()
-            self.run_worker(self.run_command(MarkMissedSeen()), group="read-state")
-        elif event.pane.id == "contacts-tab":
-            self.query_one(ContactsPane).refresh_list()
-
-    def action_team(self) -> None:
-        self.show_tab("team-tab")
-        self.query_one("#team-list").focus()
 
     async def action_toggle_status(self) -> None:
         await self.action_set_status("available" if self.state.status in ("unavailable", "dnd") else "unavailable")
@@ -592,31 +335,6 @@ class TuiPhoneApp(App):
         log.focus()
         if self.debug_log is not None:
             self.notify(f"Debug log: {self.debug_log.path}", timeout=8)
-
-    def action_import_contacts(self) -> None:
-        async def chosen(path: str | None) -> None:
-            if path:
-                await self.import_contacts(path)
-
-        self.push_screen(Prompt("Import contacts from a vCard file:", "path/to/contacts.vcf"), chosen)
-
-    async def import_contacts(self, path: str) -> None:
-        """Add a .vcf file's contacts; the count, or the one-line reason, is a toast."""
-        from .contacts.model import ContactError
-
-        try:
-            count, problems = await self.directory.import_file(path)
-        except (ContactError, OSError) as e:
-            self.log_line("error", f"contacts import: {e}")
-            self.notify(f"contacts import: {e}", severity="error", timeout=10)
-            return
-        for problem in problems:
-            self.log_line("warning", f"contacts import: {path}: {problem}")
-        skipped = f"; {len(problems)} card(s) skipped (see the log)" if problems else ""
-        self.log_line("info", f"imported {count} contact(s) from {path}{skipped}")
-        self.notify(f"Imported {count} contact(s) from {path}{skipped}",
-                    severity="warning" if problems else "information", timeout=8)
-        self.query_one(ContactsPane).refresh_list()
 
     def action_focus_dialpad(self) -> None:
         self.query_one(DialPad).input.focus()
@@ -644,35 +362,6 @@ class TuiPhoneApp(App):
         await self._shutdown_phone()
         if self.debug_log is not None:
             self.debug_log.close()
-
-    @work(exclusive=True, group="addressbooks")
-    async def _keep_books_in_sync(self) -> None:
-        """The [[addressbooks]] sync, in a thread, for as long as the app runs."""
-        from .contacts.sync import keep_in_sync
-
-        try:
-            db = await asyncio.to_thread(lambda: self.phone.contacts)  # opened (and migrated) off the UI thread
-        except Exception as e:  # noqa: BLE001 - a broken database: calls still work
-            self.log_line("warning", f"contacts: {e}")
-            return
-        await keep_in_sync(db.path, db.region, self.config.addressbooks, self.log_line, self._books_synced,
-                           self._sync_now)
-
-    def _books_synced(self, summary, asked: bool) -> None:
-        if summary.changed or summary.pushed:
-            self.log_line("info", summary.line())
-        if summary.changed:
-            self.phone.post(ContactsChanged())  # every view re-reads (this one in _on_change)
-        if asked:
-            self.notify(summary.line(), title="Contacts")
-
-    def action_sync_contacts(self) -> None:
-        if not self.config.addressbooks:
-            self.notify("no address books: add [[addressbooks]] with name and url to the config",
-                        severity="warning")
-            return
-        self._sync_now.set()
-        self.notify("syncing contacts…", title="Contacts")
 
     async def _shutdown_phone(self) -> None:
         async def stop() -> None:

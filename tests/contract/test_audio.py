@@ -66,14 +66,14 @@ def test_a_stuck_portaudio_call_times_out_instead_of_blocking_the_sip_thread():
     import threading
     import time
 
-    from tui_phone.sip import audio
+    from tui_phone.sip import devices
 
-    assert audio._timed(lambda: 7) == 7
+    assert devices.timed(lambda: 7) == 7
     with pytest.raises(ValueError):
-        audio._timed(lambda: int("x"))
+        devices.timed(lambda: int("x"))
     release = threading.Event()
     t = time.monotonic()
     with pytest.raises(TimeoutError, match="did not answer"):
-        audio._timed(release.wait)  # like Pa_AbortStream on a sound server that vanished mid-call
-    assert audio.PA_TIMEOUT_S <= time.monotonic() - t < audio.PA_TIMEOUT_S + 1
+        devices.timed(release.wait)  # like Pa_AbortStream on a sound server that vanished mid-call
+    assert devices.PA_TIMEOUT_S <= time.monotonic() - t < devices.PA_TIMEOUT_S + 1
     release.set()

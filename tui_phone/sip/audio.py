@@ -22,62 +22,28 @@ Frame conversion: ``bytes(frame.buf)`` on a SWIG ``ByteVector`` iterates in
 Python (~300 us for 640 bytes); reading the vector's data pointer with ctypes
 (libstdc++ ``std::vector`` layout, checked at import) costs ~2 us.  Writing is
 ``pj.ByteVector(bytes)`` (~13 us).  See ``_read_bv``.
+
+The frame format and the tones are ``tones``; the PortAudio devices and
+their streams are ``devices``.
 """
 
 from __future__ import annotations
 
-import array
 import collections
 import ctypes
-import functools
-import math
-import sys
-import threading
 import time
-from dataclasses import dataclass
 
 import pjsua2 as pj
 
-CLOCK_RATE = 16000
-FRAME_MS = 20
-SAMPLES = CLOCK_RATE * FRAME_MS // 1000  # 320
-FRAME_BYTES = SAMPLES * 2  # s16 mono
+from .devices import STREAM, Device, close_stream, devices, find_device, list_devices, portaudio, started, timed
+from .tones import CLOCK_RATE, FRAME_BYTES, FRAME_MS, SILENCE, Tone, rms
+
+__all__ = ["AudioBridge", "Device", "devices", "list_devices"]  # the device names, where they always were
+
 QUEUE_FRAMES = 5  # 100 ms bound each way
 PRIME_FRAMES = 2  # playback waits for this many blocks before starting (absorbs clock jitter)
-SILENCE = bytes(FRAME_BYTES)
 TRIM_WINDOW = 50  # frames (1 s): how often a queue's standing level is checked
 STALL_S = 2.0  # a running stream whose callback has not run for this long is gone (device unplugged)
-PA_TIMEOUT_S = 3.0  # a PortAudio open/start/abort that takes longer is stuck (sound server gone mid-call)
-
-# Generated call-progress tones (no bundled sound files): frequencies in Hz and
-# a cadence of (on ms, off ms) pairs, repeated while the tone plays.
-TONES: dict[str, tuple[tuple[int, ...], tuple[tuple[int, int], ...]]] = {
-    "ring": ((440, 480), ((400, 200), (400, 2000))),  # incoming call: double ring
-    "ringback": ((440, 480), ((2000, 4000),)),  # our outgoing call rings at the far end (ITU-T E.180 / NANP)
-    "waiting": ((440,), ((300, 9700),)),  # call waiting: one short beep every 10 s over the live call
-}
-
-
-@functools.lru_cache(maxsize=None)
-def tone_frames(name: str) -> tuple[tuple[bytes, ...], tuple[bool, ...]]:
-    """One cadence cycle of tone ``name`` as 20 ms s16 frames, and whether
-    each frame is sounding. Edges fade over 5 ms so the tone does not click."""
-    freqs, cadence = TONES[name]
-    amp = 0.2 * 32767 / len(freqs)
-    fade = CLOCK_RATE // 200
-    samples = array.array("h")
-    for on_ms, off_ms in cadence:
-        n = CLOCK_RATE * on_ms // 1000
-        w = [2 * math.pi * f / CLOCK_RATE for f in freqs]
-        for i in range(n):
-            env = min(1.0, i / fade, (n - 1 - i) / fade)
-            samples.append(int(amp * env * sum(math.sin(x * i) for x in w)))
-        samples.extend(array.array("h", bytes(CLOCK_RATE * off_ms // 1000 * 2)))
-    if sys.byteorder != "little":
-        samples.byteswap()
-    pcm = samples.tobytes()
-    frames = tuple(pcm[i:i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0") for i in range(0, len(pcm), FRAME_BYTES))
-    return frames, tuple(f != SILENCE for f in frames)
 
 
 class _Level:
@@ -104,20 +70,6 @@ class _Level:
         for _ in range(excess):  # only the producer adds meanwhile: the queue has at least this many
             q.popleft()
         return max(excess, 0)
-
-
-class _Tone:
-    """A looping tone source for a device callback: ``next()`` → (frame, sounding)."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.frames, self.sounding = tone_frames(name)
-        self.pos = 0
-
-    def next(self) -> tuple[bytes, bool]:
-        i = self.pos
-        self.pos = (i + 1) % len(self.frames)
-        return self.frames[i], self.sounding[i]
 
 
 # ----------------------------------------------------------------- ByteVector <-> bytes
@@ -217,74 +169,6 @@ class _PlaybackPort(pj.AudioMediaPort):
         frame.type = pj.PJMEDIA_FRAME_TYPE_NONE
 
 
-# ----------------------------------------------------------------- devices
-def _sd():
-    """Import sounddevice; raises OSError (one line) when PortAudio is missing
-    or cannot start (sounddevice raises PortAudioError for the latter)."""
-    try:
-        import sounddevice
-    except OSError as e:
-        raise OSError(f"PortAudio library not found ({e})") from e
-    except Exception as e:  # noqa: BLE001 - PortAudioError from Pa_Initialize
-        raise OSError(f"PortAudio cannot start ({e})".splitlines()[0]) from e
-    return sounddevice
-
-
-@dataclass(frozen=True)
-class Device:
-    """A PortAudio device as the user picks it: ``[audio] input/output/ring`` match ``name``."""
-
-    index: int
-    name: str
-    inputs: int
-    outputs: int
-    default_in: bool = False
-    default_out: bool = False
-
-    def __str__(self) -> str:
-        line = f"{self.index} {self.name} (in {self.inputs}, out {self.outputs})"
-        marks = [m for m, on in (("in", self.default_in), ("out", self.default_out)) if on]
-        return line + (" [default " + "/".join(marks) + "]" if marks else "")
-
-
-def devices() -> list[Device]:
-    """The sound devices PortAudio sees (raises OSError when PortAudio is missing)."""
-    sd = _sd()
-    try:
-        d_in, d_out = sd.default.device
-    except Exception:  # noqa: BLE001 - no default device
-        d_in = d_out = -1
-    return [Device(i, str(d["name"]), int(d["max_input_channels"]), int(d["max_output_channels"]),
-                   i == d_in, i == d_out)
-            for i, d in enumerate(sd.query_devices())]
-
-
-def list_devices() -> list[str]:
-    """One line per PortAudio device, e.g. ``"3 pulse (in 32, out 32) [default in/out]"``."""
-    return [str(d) for d in devices()]
-
-
-def _find_device(sd, name: str, kind: str):
-    """Index of the first device whose name contains ``name`` (case-insensitive)
-    and has channels of ``kind`` ('input'/'output'); the default when ``name``
-    is empty. Raises LookupError."""
-    key = f"max_{kind}_channels"
-    devs = sd.query_devices()
-    if not name:
-        idx = sd.default.device[0 if kind == "input" else 1]
-        if idx is not None and idx >= 0 and devs[idx][key] > 0:
-            return idx
-        for i, d in enumerate(devs):
-            if d[key] > 0:
-                return i
-        raise LookupError(f"no {kind} device")
-    for exact in (True, False):  # an exact name first: "default" must not pick "sysdefault"
-        for i, d in enumerate(devs):
-            if d[key] > 0 and (name.lower() == d["name"].lower() if exact else name.lower() in d["name"].lower()):
-                return i
-    raise LookupError(f"no {kind} device matches {name!r}")
-
-
 # ----------------------------------------------------------------- bridge
 class AudioBridge:
     """The two pjmedia ports (created once, for the engine's lifetime) and the
@@ -305,8 +189,8 @@ class AudioBridge:
         self._primed = False
         self._last_in = SILENCE
         self._last_out = SILENCE
-        self._tone: _Tone | None = None  # played on the output device, over or instead of call audio
-        self._ring_tone: _Tone | None = None  # the ring, when it has its own device
+        self._tone: Tone | None = None  # played on the output device, over or instead of call audio
+        self._ring_tone: Tone | None = None  # the ring, when it has its own device
         self._beat_in = self._beat_out = 0.0  # monotonic time of each stream's last callback
         self._names = {"input": "", "output": "", "ring": ""}  # as asked for: "" = system default
         self.failed = False  # the devices were lost: stay silent until use() picks again
@@ -318,7 +202,7 @@ class AudioBridge:
 
     def _name(self, index) -> str:
         try:
-            return str(_sd().query_devices(index)["name"]) if index is not None else ""
+            return str(portaudio().query_devices(index)["name"]) if index is not None else ""
         except Exception:  # noqa: BLE001 - a name is cosmetic
             return "sound device"
 
@@ -343,7 +227,7 @@ class AudioBridge:
             cls.last_reason = "audio off: [audio] null = true"
             return None
         try:
-            _sd()
+            portaudio()
         except OSError as e:
             cls.last_reason = f"audio off: {e}"
             return None
@@ -389,10 +273,10 @@ class AudioBridge:
 
     @staticmethod
     def _resolve(names: dict) -> tuple:
-        sd = _sd()
-        i = _find_device(sd, names["input"], "input")
-        o = _find_device(sd, names["output"], "output")
-        return i, o, _find_device(sd, names["ring"], "output") if names["ring"] else o
+        sd = portaudio()
+        i = find_device(sd, names["input"], "input")
+        o = find_device(sd, names["output"], "output")
+        return i, o, find_device(sd, names["ring"], "output") if names["ring"] else o
 
     def _open_output(self, sd):
         stats, play_q = self._stats, self._play_q
@@ -449,16 +333,16 @@ class AudioBridge:
             self._close_streams()
             return ""
         try:
-            sd = _sd()
+            sd = portaudio()
             if self.output_device is None:
                 self.input_device, self.output_device, self.ring_device = self._resolve(self._names)
             if self._out_stream is None:
-                self._out_stream = _timed(lambda: _started(self._open_output(sd)))
+                self._out_stream = timed(lambda: started(self._open_output(sd)))
             if input and self._in_stream is None:
-                self._in_stream = _timed(lambda: _started(self._open_input(sd)))
+                self._in_stream = timed(lambda: started(self._open_input(sd)))
             elif not input and self._in_stream is not None:
                 st, self._in_stream = self._in_stream, None
-                _close(st)
+                close_stream(st)
         except Exception as e:  # noqa: BLE001 - PortAudioError, LookupError: the device is gone
             self._close_streams()
             return f"cannot open the sound device ({e})".splitlines()[0]
@@ -471,25 +355,25 @@ class AudioBridge:
             return
         self._tone = self._ring_tone = None
         if self._ring_stream is not None:
-            _close(self._ring_stream)
+            close_stream(self._ring_stream)
             self._ring_stream = None
         if name is None or self.failed:
             return
         if name == "ring" and self.ring_device not in (None, self.output_device):
-            tone = self._ring_tone = _Tone(name)
+            tone = self._ring_tone = Tone(name)
 
             def ring_cb(outdata, frames, time_info, status):
                 outdata[:] = tone.next()[0]
 
             try:
-                self._ring_stream = _timed(lambda: _started(_sd().RawOutputStream(
+                self._ring_stream = timed(lambda: started(portaudio().RawOutputStream(
                     device=self.ring_device, callback=ring_cb, **dict(STREAM, latency="high"))))
                 return
             except Exception:  # noqa: BLE001 - ring device gone: ring on the output device instead
                 if self._ring_stream is not None:
-                    _close(self._ring_stream)
+                    close_stream(self._ring_stream)
                 self._ring_tone = self._ring_stream = None
-        self._tone = _Tone(name)
+        self._tone = Tone(name)
 
     @property
     def running(self) -> bool:
@@ -533,7 +417,7 @@ class AudioBridge:
             st = getattr(self, attr)
             setattr(self, attr, None)
             if st is not None:
-                _close(st)
+                close_stream(st)
         self._last_in = self._last_out = SILENCE
 
     def mute(self, on: bool) -> None:
@@ -546,7 +430,7 @@ class AudioBridge:
     def levels(self) -> tuple[float, float]:
         """RMS of the last 20 ms in each direction, 0..1 (input after mute);
         0 while the streams are closed. Safe to call from any thread."""
-        return (0.0 if self._muted else _rms(self._last_in)), _rms(self._last_out)
+        return (0.0 if self._muted else rms(self._last_in)), rms(self._last_out)
 
     def stats(self) -> dict:
         """drops: blocks thrown away because a queue was full or stood above
@@ -568,63 +452,3 @@ class AudioBridge:
             del port  # last ref: the C++ destructor removes the port from the conference bridge
         self.tap = None
 
-
-STREAM = dict(samplerate=CLOCK_RATE, blocksize=SAMPLES, channels=1, dtype="int16", latency="low")
-
-
-def _started(stream):
-    stream.start()
-    return stream
-
-
-def _close(stream) -> None:
-    def close():
-        stream.abort()
-        stream.close()
-
-    try:
-        _timed(close)
-    except Exception:  # noqa: BLE001 - a stream of a vanished device
-        pass
-
-
-def _timed(fn):
-    """``fn()`` (a PortAudio open/start/abort) with a time limit. When the
-    sound server vanishes mid-call, ALSA's PortAudio calls can block for
-    good; the SIP owner thread must not block with them. On timeout the call
-    is left behind on a daemon thread, sounddevice's exit handler (which
-    would block on the same stream) is dropped, and TimeoutError is raised."""
-    box: list = []
-    done = threading.Event()
-
-    def run():
-        try:
-            box.append((True, fn()))
-        except BaseException as e:  # noqa: BLE001 - handed to the caller
-            box.append((False, e))
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="portaudio-call", daemon=True).start()
-    if not done.wait(PA_TIMEOUT_S):
-        import atexit
-
-        atexit.unregister(_sd()._exit_handler)
-        raise TimeoutError(f"the sound device did not answer within {PA_TIMEOUT_S:.0f} s")
-    ok, value = box[0]
-    if not ok:
-        raise value
-    return value
-
-
-def _rms(data: bytes) -> float:
-    a = array.array("h", data)
-    return math.sqrt(sum(x * x for x in a) / len(a)) / 32768.0 if a else 0.0
-
-
-if __name__ == "__main__":  # python -m tui_phone.sip.audio  -> device list
-    try:
-        print("\n".join(list_devices()) or "no audio devices (PortAudio found none)")
-    except OSError as e:
-        print(f"PortAudio not available: {e}", file=sys.stderr)
-        sys.exit(1)
