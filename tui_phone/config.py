@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .uri import SipUri
+
 
 class ConfigError(ValueError):
     """A one-line, user-facing configuration problem."""
@@ -25,7 +27,10 @@ def _choice(*allowed: str):
 
 
 def _sip_uri(v: str) -> str | None:
-    if v and not re.match(r"^sips?:[^\s]+$", v):
+    try:
+        if v:
+            SipUri.parse(v)
+    except ValueError:
         return f"must be a sip: or sips: URI (got {v!r})"
     return None
 
@@ -341,9 +346,10 @@ def parse(text: str, path: Path | None = None) -> Config:
                 _fail(path, text, f"{where}.{key}", "accounts", i, err)
         if not acc.get("uri"):
             _fail(path, text, f"{where}.uri", "accounts", i, "is required (e.g. 'sip:alice@pbx.example.com')")
-        if "@" not in acc["uri"]:
+        user = SipUri.parse(acc["uri"]).user
+        if not user:
             _fail(path, text, f"{where}.uri", "accounts", i, f"must be user@host (got {acc['uri']!r})")
-        name = acc.get("name") or acc["uri"].split(":", 1)[1].split("@", 1)[0]
+        name = acc.get("name") or user
         if any(a.name == name for a in accounts):
             _fail(path, text, f"{where}.name", "accounts", i, f"duplicate account name {name!r}")
         known = {f.name for f in fields(AccountConfig)}

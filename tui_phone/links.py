@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
 from .numbers import NotDialable, dialable, is_control, normalize, show
+from .uri import SipUri
 
 MAX_LINK = 2048
 """Longest accepted link, in characters (a generous cap on hostile input)."""
@@ -261,6 +262,10 @@ def _sip(scheme: str, rest: str, raw: str, region: str) -> dict:
         raise LinkError(f"{scheme}: user before '@' is empty: {show(raw)}")
     if not _HOSTPORT.fullmatch(host):
         raise LinkError(f"{scheme}: bad host {host!r}")
+    try:  # the phone's own reading (SipUri) must agree: a port of 0 or over 65535 passes the pattern
+        SipUri.parse(f"{scheme}:{uri}")
+    except ValueError:
+        raise LinkError(f"{scheme}: bad port in {host!r}") from None
     return {"action": "call", "uri": f"{scheme}:{uri}"}
 
 

@@ -35,6 +35,7 @@ from .events import (CallAdded, CallInfoSet, CallRedirected, ContactsChanged, Dt
 from .masking import mask, secrets_of
 from .sip.engine import Engine
 from .store import Account, State, reduce, resolve
+from .uri import SipUri
 
 Subscriber = Callable[[State, Event], None]
 MAX_INFO = 2000
@@ -171,8 +172,10 @@ class Phone:
             return member.sip_uri
         if member.numbers:
             number = member.numbers[0].e164 or member.numbers[0].typed
-            host = self.config.accounts[0].uri.split("@", 1)[-1]
-            return f"sip:{number}@{host}"
+            try:  # the domain with its port and parameters
+                return str(replace(SipUri.parse(self.config.accounts[0].uri), scheme="sip", user=number))
+            except ValueError:
+                return ""
         return ""
 
     async def stop(self) -> None:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from urllib.parse import unquote
 
 from . import numbers
 from .commands import Source
 from .config import Config
+from .uri import SipUri
 
 _SIP = re.compile(r"sips?:", re.IGNORECASE)
 _CODE_MARKS = re.compile(r"[*#]+")
@@ -38,11 +38,14 @@ def judge(target: str, source: Source, config: Config) -> str | None:
     (one sentence), or None to dial at once."""
     if source is Source.KEYBOARD:
         return None
-    number = _number_of(target)
+    try:
+        number = _number_of(target)
+    except ValueError:  # a redirect's Contact is not checked before it gets here
+        return f"{_short(target.strip())} is not a valid SIP address, so its number cannot be checked"
     if number is None:
         return None
     region = config.numbers["default_region"]
-    shown = number if len(number) <= 40 else number[:39] + "…"  # hostile input stays one short line
+    shown = _short(number)
     every = readings(number, config.numbers["external_prefix"], region)
     for reading in sorted(every, key=len):
         if numbers.is_emergency(reading, region) or reading in numbers_everywhere():
@@ -58,17 +61,22 @@ def judge(target: str, source: Source, config: Config) -> str | None:
 
 
 def _number_of(target: str) -> str | None:
-    """The dialable number a target names, or None (a named SIP user)."""
+    """The dialable number a target names, or None (a named SIP user);
+    ValueError for a sip: target that is no valid SIP address."""
     text = target.strip()
     if _SIP.match(text):
-        # the user part, percent-decoded, without ;params or a :password (sip:911:pw@host dials 911)
-        text = unquote(text.split(":", 1)[1].split("@", 1)[0].split(";", 1)[0].split(":", 1)[0])
+        text = SipUri.parse(text).plain_user
     text = unicodedata.normalize("NFKC", text)  # fullwidth digits and the like dial as digits
     # dialable() refuses a '+' after a service code (*72+1900…); a SIP user may still carry one
     number = "".join(ch for ch in text if ch not in numbers.SEPARATORS and not ch.isspace())
     if not number.strip("+") or any(ch not in "0123456789*#+" for ch in number):
         return None
     return number
+
+
+def _short(text: str) -> str:
+    """Hostile input stays one short line."""
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def numbers_everywhere() -> frozenset[str]:

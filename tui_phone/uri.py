@@ -34,10 +34,9 @@ class SipUri:
         if not sep or scheme not in ("sip", "sips"):
             raise ValueError(f"not a SIP address: {text!r}")
         rest = rest.split("?", 1)[0]  # URI headers are never kept
-        rest, *params = rest.split(";")
-        user, at, hostport = rest.rpartition("@")
-        if not at:
-            user, hostport = "", rest
+        # "@" only ever ends the user part, which may hold ";" (sip:911;isub=1@gw)
+        user, _, rest = rest.rpartition("@")
+        hostport, *params = rest.split(";")
         if hostport.startswith("["):
             host, close, tail = hostport.partition("]")
             host += close
@@ -66,10 +65,15 @@ class SipUri:
         return self.host + (f":{self.port}" if self.port else "")
 
     @property
+    def plain_user(self) -> str:
+        """The user part alone: percent-decoded, without user parameters or a
+        password (``911`` of ``sip:911;isub=1:pw@gw``, which dials 911)."""
+        return unquote(self.user.split(";", 1)[0].partition(":")[0])
+
+    @property
     def number(self) -> str:
-        """The user part when it is a number (digits, ``*#+``), else ""."""
-        user = unquote(self.user)
-        return user if _DIALABLE.fullmatch(user) else ""
+        """The plain user part when it is a number (digits, ``*#+``), else ""."""
+        return self.plain_user if _DIALABLE.fullmatch(self.plain_user) else ""
 
     def param(self, key: str) -> str | None:
         return next((v for k, v in self.params if k == key), None)
@@ -121,6 +125,24 @@ def parse_remote(remote: str) -> tuple[str, str, str]:
         m = _NAME_ADDR.match(remote)
         return (m.group(3) if m else remote.split(";", 1)[0].strip()), "", dn
     return str(uri), uri.number, dn
+
+
+def who(remote: str) -> str:
+    """Who an address (a URI or a From/To value) names, for a person: the
+    user part (``bob`` of ``"Bob" <sip:bob@pbx>``), the host[:port] when it
+    has none, the text after the scheme when it is no SIP address
+    (``+4930…`` of ``tel:+4930…``)."""
+    uri, _ = name_addr(remote)
+    if uri is None:
+        text = parse_remote(remote)[0]
+        return text.partition(":")[2] or text
+    return uri.user or uri.host_port
+
+
+def shown(uri: str) -> str:
+    """A SIP address for a person: without ``sip:``, which says nothing there
+    (``sips:`` stays: it says the line is encrypted)."""
+    return uri.removeprefix("sip:")
 
 
 def host_port(uri: str) -> str:

@@ -447,6 +447,8 @@ def test_sip_uris(raw, uri):
     ("sip:bob@example.com:port", "sip: bad host 'example.com:port'"),
     ("sip:bob@-example.com", "sip: bad host '-example.com'"),
     ("sip:bob@example.com:123456", "sip: bad host 'example.com:123456'"),
+    ("sip:bob@example.com:0", "sip: bad port in 'example.com:0'"),
+    ("sip:bob@example.com:65536", "sip: bad port in 'example.com:65536'"),
     ("sip:bob@example.com>;x", "SIP address has '>': 'sip:bob@example.com>;x'"),
     ("sip:bob<x>@example.com", "SIP address has '<': 'sip:bob<x>@example.com'"),
     ('sip:bob"@example.com', "SIP address has '\"': 'sip:bob\"@example.com'"),

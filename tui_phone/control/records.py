@@ -16,6 +16,7 @@ from ..commands import MarkMessagesRead, MarkMissedSeen, Result
 from ..contacts.model import LABELS, Contact, ContactError, Number
 from ..history import KINDS, HistoryEntry
 from ..events import Message
+from ..uri import SipUri
 from . import protocol
 
 REQUESTS = protocol.RECORDS
@@ -73,9 +74,23 @@ def message_json(m: Message) -> dict:
 
 
 def same_peer(peer: str, target: str) -> bool:
-    """Whether a message's peer URI is the number or URI asked for."""
-    user = peer.split(":", 1)[-1].split("@", 1)[0]
-    return peer == target or target in (user, peer.split(":", 1)[-1])
+    """Whether a message's peer URI is the number (user) or the address
+    asked for, with or without its scheme; a port or transport tells two
+    peers apart (``sip:bob@pbx`` is not ``sip:bob@pbx:5070``)."""
+    if peer == target:
+        return True
+    try:
+        uri = SipUri.parse(peer)
+    except ValueError:
+        return False
+    if target and target == uri.user:
+        return True
+    for text in (target, f"{uri.scheme}:{target}"):  # "bob@pbx" is asked for without its scheme
+        try:
+            return uri.same_peer(SipUri.parse(text))
+        except ValueError:
+            pass
+    return False
 
 
 WORDS = {str: "text", bool: "true or false", int: "a whole number", (int, float): "a number"}

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from ..phone import Phone
 from ..events import CallAdded, CallEnded, CallProgress, CallState, Event
 from ..store import Call, State
+from ..uri import who
 
 TIMEOUT = 3.0
 BACKOFF = (0.5, 1.0)  # waits before the two retries
@@ -26,7 +27,7 @@ BACKOFF = (0.5, 1.0)  # waits before the two retries
 def render(template: str, call: Call) -> str:
     """Substitute the call's values, URL-encoded; unknown $names stay as typed."""
     values = {
-        "callerid": call.num or call.sip.split(":", 1)[-1].split("@", 1)[0],
+        "callerid": call.num or who(call.sip),
         "name": call.dn, "callid": call.guid or str(call.id), "dir": "in" if call.dir == "i" else "out",
         "cat": call.cat or "", "bind": call.bind or "",
     }

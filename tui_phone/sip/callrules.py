@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from ..config import Config
+from ..uri import name_addr
 from .headers import header_values
 
 
@@ -43,9 +44,5 @@ def intercom(msg: str) -> bool:
 def same_host(src: str, uri: str) -> bool:
     """``src`` (ip:port a request came from) is the host:port of ``uri``
     (the registrar or proxy); port 5060 when the URI has none."""
-    if not uri or not src:
-        return False
-    host = uri.split(":", 1)[1].split("@", 1)[-1].split(";", 1)[0].split(">", 1)[0]
-    if ":" not in host:
-        host += ":5060"
-    return src.lower() == host.lower()
+    where, _ = name_addr(uri)
+    return bool(src) and where is not None and src.lower() == f"{where.host}:{where.port or 5060}"

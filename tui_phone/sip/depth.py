@@ -15,7 +15,7 @@ import pjsua2 as pj
 from ..commands import ConnectCall, Result
 from ..events import CallRedirected, CallState, Log, RemoteReason
 from ..events import Recording as RecordingEvent
-from ..uri import parse_remote
+from ..uri import parse_remote, who
 from .calls import target_uri
 from .callrules import intercom, same_host, screen
 from .headers import contact_for, reason_text
@@ -177,8 +177,7 @@ class Recordings(_Part):
             return
         info = call.getInfo()
         _, num, _ = parse_remote(info.remoteUri)
-        who = num or info.remoteUri.split(":", 1)[-1].split("@", 1)[0].strip("<>\"")
-        path = private_file(recordings_dir(self.engine.config.recording["dir"]), file_name(time.time(), call.dir, who))
+        path = private_file(recordings_dir(self.engine.config.recording["dir"]), file_name(time.time(), call.dir, num or who(info.remoteUri)))
         self.recorders.start(call.cid, path)
         self.engine.emit(RecordingEvent(call.cid, str(path)))
         self._log("info", f"call {call.cid}: recording to {path}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ..uri import SipUri
+
 COMPACT = {"i": "call-id", "m": "contact", "f": "from", "t": "to", "v": "via", "l": "content-length"}
 
 
@@ -35,17 +37,21 @@ def reason_text(msg: str) -> str:
     return "; ".join(p for p in parts if p)[:200]
 
 
-def _without_port(uri: str) -> str:
-    scheme, _, rest = uri.partition(":")
-    user, at, host = rest.rpartition("@")
-    return f"{scheme}:{user}{at}{host.split(';', 1)[0].split(':', 1)[0]}".lower()
+def _place(uri: str) -> tuple[str, str, str] | None:
+    """A URI without port and parameters, the way pjsua2's ``targetUri`` prints it."""
+    try:
+        sip = SipUri.parse(uri)
+    except ValueError:
+        return None
+    return sip.scheme, sip.user.lower(), sip.host
 
 
 def contact_for(target: str, msg: str) -> str:
     """The Contact URI of a 3xx that ``target`` came from, port included
     (pjsua2's ``targetUri`` prints without it); ``target`` when none matches."""
+    want = _place(target)
     for value in header_values(msg, "contact"):
         for uri in re.findall(r"<([^>]+)>", value) or [value.split(";", 1)[0]]:
-            if _without_port(uri) == _without_port(target.split(";", 1)[0]):
+            if want is not None and _place(uri) == want:
                 return uri.split("?", 1)[0]
     return target

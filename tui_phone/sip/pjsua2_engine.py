@@ -37,7 +37,7 @@ from ..commands import (
 )
 from ..config import MAX_CALLS, AccountConfig, Config, ConfigError, password_for
 from ..events import Log, RegState
-from ..uri import host_port
+from ..uri import SipUri, host_port
 from . import calls, codecs, conference, depth, errors, gate, messaging, pjmodule, presence, sound
 from .unknown import UnknownMethods
 from .engine import Emit, Engine
@@ -369,7 +369,7 @@ class PjEngine(Engine):
             cfg.sipConfig.proxies.append(_with_transport(acc.proxy, acc.transport))
         if acc.username or acc.password or acc.password_command:
             cfg.sipConfig.authCreds.append(
-                pj.AuthCredInfo("digest", "*", acc.username or acc.uri.split(":")[1].split("@")[0],
+                pj.AuthCredInfo("digest", "*", acc.username or SipUri.parse(acc.uri).plain_user,
                                 0, password_for(acc)))
         cfg.natConfig.iceEnabled = acc.ice
         if not acc.stun:

@@ -14,18 +14,16 @@ import socket
 import time
 import uuid
 
+from ..uri import SipUri
+
 
 def registrar_address(uri: str) -> tuple[str, int] | None:
     """(host, port) of a ``sip:host[:port]`` registrar URI (port 5060 by default)."""
-    hostport = uri.split(":", 1)[-1].split(";", 1)[0].split("@")[-1]
-    if hostport.startswith("["):
-        host, _, rest = hostport[1:].partition("]")
-        port = rest.lstrip(":")
-    else:
-        host, _, port = hostport.partition(":")
-    if not host or (port and not port.isdigit()):
+    try:
+        where = SipUri.parse(uri)
+    except ValueError:
         return None
-    return host, int(port or 5060)
+    return where.host.strip("[]"), where.port or 5060
 
 
 class RegistrarProbe:

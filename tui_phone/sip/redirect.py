@@ -5,7 +5,10 @@ came from outside (a redirect to a premium or emergency number asks first).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..config import Config
+from ..uri import SipUri
 
 MAX_HOPS = 5
 
@@ -20,7 +23,10 @@ def judge(target: str, config: Config) -> str | None:
 
 def _key(uri: str) -> str:
     """A target without its parameters, lower-cased: the identity a loop repeats."""
-    return uri.strip("<>").split(";", 1)[0].split("?", 1)[0].lower()
+    try:
+        return str(replace(SipUri.parse(uri.strip("<>")), params=())).lower()
+    except ValueError:
+        return uri.lower()
 
 
 def refuse(visited: list[str], target: str, config: Config) -> tuple[str | None, bool]:

@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label
 
 from ..control.records import same_peer  # one rule for the Compose thread and GetMessages
+from ..uri import who
 
 
 class Confirm(ModalScreen[bool]):
@@ -76,8 +77,8 @@ class Compose(ModalScreen[None]):
             log.clear()
             self._shown = 0
         for m in thread[self._shown:]:
-            who = "me" if m.dir == "o" else m.peer.split(":", 1)[-1].split("@", 1)[0]
-            line = Text(f"{who}: ", style="bold" if m.dir == "i" else "dim")
+            name = "me" if m.dir == "o" else who(m.peer)
+            line = Text(f"{name}: ", style="bold" if m.dir == "i" else "dim")
             line.append(m.text)
             if m.dir == "o" and m.status.startswith("failed"):
                 line.append(f"  ({m.status})", style="red")

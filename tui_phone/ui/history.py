@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
 from ..history import HistoryEntry
+from ..uri import shown
 from .intents import CallRequested
 from .panes import FittedTable
 from .render import StateView
@@ -109,7 +110,7 @@ class MessagesPane(StateView, Vertical):
             return
         self.rows = rows
         self.query_one("#message-list", FittedTable).fill(
-            [(peer, {"peer": Text(peer.split(":", 1)[-1]), "unread": Text(str(n), style="bold red") if n else "",
+            [(peer, {"peer": Text(shown(peer)), "unread": Text(str(n), style="bold red") if n else "",
                      "last": Text(text)}) for peer, n, text in rows],
             keep_cursor=False)  # unread first, under the cursor: Enter opens it
 

@@ -21,6 +21,7 @@ from textual.widgets._footer import FooterKey
 
 from ..events import CallState
 from ..store import Call, State
+from ..uri import shown
 from .intents import CallRequested, DtmfTyped
 from .render import StateView
 
@@ -88,7 +89,7 @@ class StatusBar(StateView, Widget):
             ok = a.ready
             accounts.append("● " if ok else "○ ", style="green" if ok else "red")
             accounts.append(f"{a.name} ", style="bold")
-            accounts.append(f"{a.uri.split(':', 1)[-1]} ")
+            accounts.append(f"{shown(a.uri)} ")
             accounts.append(f"{a.status_text}   ", style="" if ok else "italic")
         accounts.rstrip()
         marks = Text(f"status: {state.status}")
@@ -380,7 +381,7 @@ class CallList(StateView, FittedTable):
         """Every column's cell, for both layouts."""
         failed = f"{c.code} {c.reason}" if c.code >= 300 else ""
         state = Text(c.state.value + (" ⊕" if c.conference else ""), style=state_style(self, c.state))
-        who = c.who.removeprefix("sip:")  # the scheme says nothing here (sips: stays); the detail box has it
+        who = shown(c.who)  # the detail box has the scheme
         return {
             "#": str(c.id), "dir": "in" if c.dir == "i" else "out",
             "number": Text(who), "name": Text(c.dn), "who": Text(c.dn or who),
