@@ -92,8 +92,9 @@ class CallActions:
         elif " " in name:
             self.notify(f"no contact named {name!r}", severity="error")
         else:
-            domain = self.config.accounts[0].uri.split("@", 1)[-1].split(";", 1)[0]
-            await self.dial(f"sip:{name}@{domain}")
+            from ..uri import SipUri
+
+            await self.dial(f"sip:{name}@{SipUri.parse(self.config.accounts[0].uri).host_port}")
 
     def _selected(self) -> int | None:
         cid = self.query_one(CallList).selected_id()
