@@ -6,8 +6,8 @@ does is proven by the contract tests against real peers.
 ``incoming(...)`` plays a call arriving (turned away with 486 while the own
 status is unavailable, as the real engine does); ``far_end_hangs_up`` a BYE,
 ``far_end_cancels`` a CANCEL (a missed call); each outgoing call goes to the
-Request-URI the real engine would build and is answered unless its target is
-in ``busy``. There is no sound device: Mute is refused with the real reason. ``play(events)``
+Request-URI the real engine would build and is answered unless its target or
+that URI is in ``busy``. There is no sound device: Mute is refused with the real reason. ``play(events)``
 sends a burst of events from the engine's own thread, as pjsua2's owner
 thread would (a presence storm, say).
 """
@@ -143,7 +143,7 @@ class ScriptedEngine(Engine):
                 self.emit(CallAdded(cid, "o", sip, num, dn, self.accounts[0], f"g{cid}", time.time()))
                 self._progress(cid, S.DIALING)
                 self._progress(cid, S.RINGBACK, 180, "Ringing")
-                if target in self.busy:
+                if target in self.busy or sip in self.busy:
                     self._end(cid, 486, "Busy Here")
                 else:
                     self._progress(cid, S.CONNECTED, 200, "OK")
