@@ -7,7 +7,8 @@ does is proven by the contract tests against real peers.
 status is unavailable, as the real engine does); ``far_end_hangs_up`` a BYE,
 ``far_end_cancels`` a CANCEL (a missed call); each outgoing call goes to the
 Request-URI the real engine would build and is answered unless its target or
-that URI is in ``busy``. There is no sound device: Mute is refused with the real reason. ``play(events)``
+that URI is in ``busy``. There is no sound device: the audio state says so with the real
+engine's note, and Mute is refused with the real reason. ``play(events)``
 sends a burst of events from the engine's own thread, as pjsua2's owner
 thread would (a presence storm, say).
 """
@@ -73,7 +74,9 @@ class ScriptedEngine(Engine):
         self._thread.start()
         for name in self.accounts:
             emit(RegState(name, True, 0, "direct"))
-        emit(AudioState("", False, ""))
+        null = self.config is not None and self.config.audio.get("null")
+        reason = "audio off: [audio] null = true" if null else "audio off: the scripted engine has no sound device"
+        emit(AudioState("", False, f"{reason}; calls connect without sound"))  # as sip/sound.py says it
 
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
