@@ -3,8 +3,12 @@ ABC (no pjsua2, no network) that carries out Commands by emitting the events
 a SIP engine would, in order. Pane tests run in milliseconds on it; what SIP
 does is proven by the contract tests against real peers.
 
-``incoming(...)`` plays a call arriving; ``far_end_hangs_up`` a BYE; each
-outgoing call is answered unless its target is in ``busy``. ``play(events)``
+``incoming(...)`` plays a call arriving (turned away with 486 while the own
+status is unavailable, as the real engine does); ``far_end_hangs_up`` a BYE,
+``far_end_cancels`` a CANCEL (a missed call); each outgoing call goes to the
+Request-URI the real engine would build and is answered unless its target or
+that URI is in ``busy``. There is no sound device: the audio state says so with the real
+engine's note, and Mute is refused with the real reason. ``play(events)``
 sends a burst of events from the engine's own thread, as pjsua2's owner
 thread would (a presence storm, say).
 """
@@ -23,6 +27,7 @@ from tui_phone.commands import (
     DisconnectCall,
     Dtmf,
     Hold,
+    Mute,
     Result,
     Retrieve,
     SetStatus,
@@ -39,16 +44,20 @@ from tui_phone.events import (
     OwnStatus,
     RegState,
 )
+from tui_phone.sip.calls import target_uri
 from tui_phone.sip.engine import Emit, Engine
+from tui_phone.uri import parse_remote
 
 S = CallState
 
 
 class ScriptedEngine(Engine):
     def __init__(self, config=None, accounts=("alice",), busy: tuple[str, ...] = ()):
+        self.config = config
         if config is not None:
             accounts = tuple(a.name for a in config.accounts)
         self.accounts = accounts
+        self.status = "available"
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.busy = busy
@@ -65,7 +74,9 @@ class ScriptedEngine(Engine):
         self._thread.start()
         for name in self.accounts:
             emit(RegState(name, True, 0, "direct"))
-        emit(AudioState("", False, ""))
+        null = self.config is not None and self.config.audio.get("null")
+        reason = "audio off: [audio] null = true" if null else "audio off: the scripted engine has no sound device"
+        emit(AudioState("", False, f"{reason}; calls connect without sound"))  # as sip/sound.py says it
 
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
@@ -103,7 +114,12 @@ class ScriptedEngine(Engine):
         self.calls[cid] = S.ALERTING
         self.emit(CallAdded(cid, "i", sip, user if user.isdigit() else "", dn, self.accounts[0], f"g{cid}",
                             time.time()))
+        if self.status == "unavailable":  # the real engine answers 486 and never rings
+            self._end(cid, 486, "Busy Here")
         return cid
+
+    def far_end_cancels(self, cid: int) -> None:
+        self._end(cid, 487, "Request Terminated")
 
     def far_end_hangs_up(self, cid: int) -> None:
         self._end(cid, 200, "Normal call clearing")
@@ -123,20 +139,26 @@ class ScriptedEngine(Engine):
             case StartCall(target=target):
                 cid = next(self._ids)
                 self.calls[cid] = S.SETUP
-                self.emit(CallAdded(cid, "o", target if ":" in target else f"sip:{target}@127.0.0.1", "", "",
-                                    self.accounts[0], f"g{cid}", time.time()))
+                if self.config is not None:
+                    sip, num, dn = parse_remote(target_uri(target, self.config.accounts[0]))
+                else:
+                    sip, num, dn = target if ":" in target else f"sip:{target}@127.0.0.1", "", ""
+                self.emit(CallAdded(cid, "o", sip, num, dn, self.accounts[0], f"g{cid}", time.time()))
                 self._progress(cid, S.DIALING)
                 self._progress(cid, S.RINGBACK, 180, "Ringing")
-                if target in self.busy:
+                if target in self.busy or sip in self.busy:
                     self._end(cid, 486, "Busy Here")
                 else:
                     self._progress(cid, S.CONNECTED, 200, "OK")
                 return Result(True, cid)
             case SetStatus(status=status):
+                self.status = status
                 self.emit(OwnStatus(status))
                 return Result(True)
             case Watch():
                 return Result(True)
+            case Mute():
+                return Result.fail("no sound device: nothing to mute", "refused")
         cid = getattr(command, "id", None)
         if cid is None:
             return Result.fail(f"{type(command).__name__} reached the engine without a call id", "bad_input")

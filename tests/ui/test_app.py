@@ -1,9 +1,12 @@
-"""Textual pilots driving the real app (real pjsua2 engine in-process) the
-way a person does: keys and clicks, then reading the panes."""
+"""Textual pilots driving the app the way a person does: keys and clicks,
+then reading the panes. Calls placed and answered run the real pjsua2 engine
+in-process against sipp (the end-to-end path of the dialpad and call list);
+what only needs events runs on the scripted engine (tests/scripted.py)."""
 
 import asyncio
 
 from tests.peers import sipp_uac, sipp_uas
+from tests.scripted import ScriptedEngine
 from tui_phone.app import make_app
 from tui_phone.commands import DisconnectCall, StartCall
 from tui_phone.phone import Phone
@@ -14,6 +17,13 @@ from tui_phone.ui.panes import CallList, DialPad, LogPane, StatusBar
 
 def config(extra: str = ""):
     return parse('[[accounts]]\nname = "alice"\nuri = "sip:alice@127.0.0.1"\nbind = "127.0.0.1"\n' + extra)
+
+
+def scripted_app(cfg=None, **engine_options):
+    """The app on the scripted engine: (app, engine)."""
+    cfg = cfg or config()
+    engine = ScriptedEngine(cfg, **engine_options)
+    return make_app(cfg, phone=Phone(cfg, engine=engine)), engine
 
 
 async def until(pilot, predicate, timeout=10.0, what="condition"):
@@ -73,17 +83,19 @@ async def test_number_dialled_while_the_engine_starts_waits_for_it(sipp_dir):
     assert uas.wait(10) == 0
 
 
-async def test_dial_uri_typed_and_failure_reason_shown(sipp_dir):
-    uas = sipp_uas(sipp_dir, scenario="busy")
-    app = make_app(config())
+async def test_dial_uri_typed_and_failure_reason_shown():
+    target = "sip:service@127.0.0.1:5099"
+    app, engine = scripted_app(busy=(target,))
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
-        await pilot.press(*f"sip:service@127.0.0.1:{uas.port}", "enter")
+        await pilot.press(*target, "enter")
         await until(pilot, lambda: app.state.ended, what="call ended")
         assert app.state.ended[-1].code == 486
         await pilot.pause(0.1)
         assert "486 Busy Here" in table_text(app)
-        await pilot.press("backspace")  # dialpad still usable
+        assert engine.sent == [StartCall(target)]
+        await pilot.press("d", "1")  # dialpad still usable
+        assert app.query_one(DialPad).input.value == "1"
 
 
 async def test_incoming_call_appears_and_a_answers(sipp_dir):
@@ -104,20 +116,20 @@ async def test_incoming_call_appears_and_a_answers(sipp_dir):
         assert app.state.ended[-1].code == 200  # normal clearing by the far end's BYE
 
 
-async def test_incoming_call_rejected_with_r(sipp_dir):
-    app = make_app(config())
+async def test_incoming_call_rejected_with_r():
+    app, engine = scripted_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
-        uac = sipp_uac(sipp_dir, app.phone.engine.local_address, "alice", "uac-bye")
+        cid = engine.incoming()
         await until(pilot, lambda: app.state.alerting() is not None, what="Alerting")
         await pilot.press("r")
         await until(pilot, lambda: not app.state.calls, what="rejected")
-        uac.wait(10)
-        assert "SIP/2.0 486 Busy Here" in uac.messages()
+        assert engine.sent == [DisconnectCall(cid)]  # the 486 on the wire: tests/contract
+        assert app.state.ended[-1].code == 486
 
 
 async def test_status_bar_log_pane_and_bad_dial_string():
-    app = make_app(config())
+    app, engine = scripted_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
         await pilot.pause(0.1)
@@ -131,7 +143,7 @@ async def test_status_bar_log_pane_and_bad_dial_string():
         assert log.display
         await pilot.press(*"12a$", "enter")
         await pilot.pause(0.1)
-        assert not app.state.calls  # refused, nothing dialled
+        assert not app.state.calls and not engine.sent  # refused, nothing dialled
         assert any("cannot dial" in n.message for n in app._notifications)
 
 
@@ -139,7 +151,7 @@ async def test_remote_text_is_never_markup():
     """A caller's display name or a message with [markup] must not crash or restyle the UI."""
     from tui_phone.events import CallAdded, CallEnded, CallRemoved, Message
 
-    app = make_app(config())
+    app, _ = scripted_app()
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
         app.phone.post(CallAdded(90, "i", "sip:[b]x@h", "", "Mallory [/b] [@click=app.quit]", "alice"))

@@ -6,7 +6,7 @@ import pytest
 from textual.widgets import Label, OptionList
 
 from tests.peers import Pulse, require, sipp_uas
-from tests.ui.test_app import config, until
+from tests.ui.test_app import config, scripted_app, until
 from tui_phone.app import make_app
 from tui_phone.sip.audio import Device
 from tui_phone.events import CallState
@@ -85,8 +85,8 @@ async def test_no_sound_device_hides_the_meter_during_a_call(sipp_dir):
     assert uas.wait(10) == 0
 
 
-async def test_D_opens_the_audio_devices_dialog():
-    app = make_app(config(NULL))
+async def test_D_opens_the_audio_devices_dialog():  # the dialog asks PortAudio, not the engine
+    app, _ = scripted_app(config(NULL))
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
         await pilot.press("escape", "D")
@@ -122,7 +122,7 @@ async def test_audio_dialog_marks_defaults_and_shows_a_failed_switch_in_one_line
 
 
 async def test_audio_dialog_without_devices_says_why_in_one_line():
-    app = make_app(config(NULL))
+    app, _ = scripted_app(config(NULL))
     async with app.run_test(size=(80, 24)) as pilot:
         for devices, problem, expected in (
                 ([], "", "No sound devices found: calls connect without sound."),

@@ -4,7 +4,7 @@ demand from the palette, each contact's book marked in the Contacts pane
 
 from tests.contract.conftest import radicale  # noqa: F401  (the real CardDAV server)
 from tests.contract.test_carddav import people, vcard
-from tests.ui.test_app import config, until
+from tests.ui.test_app import config, scripted_app, until
 from tui_phone.app import make_app
 from tui_phone.ui.contacts import ContactsPane
 
@@ -33,7 +33,7 @@ async def test_background_sync_fills_the_pane_and_the_palette_syncs_again(radica
 
 
 async def test_sync_contacts_without_address_books_says_how_to_add_one():
-    app = make_app(config())
+    app, _ = scripted_app()
     async with app.run_test(size=(100, 32)) as pilot:
         app.action_sync_contacts()
         await pilot.pause(0.1)

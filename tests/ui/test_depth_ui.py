@@ -6,7 +6,7 @@ from tests.contract.conftest import baresip_factory  # noqa: F401 (fixture)
 from tests.contract.test_recording import samples
 from tests.peers import SCENARIOS, baresip_account, sipp_uac, sipp_uas
 from tests.sound import tone
-from tests.ui.test_app import config, until
+from tests.ui.test_app import config, scripted_app, until
 from tui_phone.app import make_app
 from tui_phone.events import CallState
 from tui_phone.ui.panes import CallDetail, StatusBar
@@ -57,8 +57,8 @@ async def test_voicemail_count_and_v_dials_the_box(sipp_dir):
         await until(pilot, lambda: not app.state.calls, what="hung up")
 
 
-async def test_dnd_from_the_palette_and_s_back_to_available():
-    app = make_app(config())
+async def test_dnd_from_the_palette_and_s_back_to_available():  # the status line, not the PUBLISH
+    app, engine = scripted_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
         await app.run_action("set_status('dnd')")
@@ -67,6 +67,7 @@ async def test_dnd_from_the_palette_and_s_back_to_available():
         assert "status: dnd" in str(app.query_one(StatusBar).render())
         await pilot.press("escape", "s")
         await until(pilot, lambda: app.state.status == "available", what="available again")
+        assert [c.status for c in engine.sent] == ["dnd", "available"]
 
 
 async def test_redirect_to_a_premium_number_asks_the_user(sipp_dir):

@@ -1,6 +1,8 @@
 """Links and the API as a person sees them: PrepareCall prefills the
 dialpad, the dial policy asks before dialling, sms and authenticate links
-open their dialogs. Real engine, real sipp, real control socket."""
+open their dialogs, through the real control socket. PrepareCall dials the
+real engine against sipp (the end-to-end pilot); the rest only needs events
+and runs on the scripted engine (tests/scripted.py)."""
 
 import asyncio
 import http.server
@@ -10,7 +12,7 @@ import threading
 import pytest
 
 from tests.peers import sipp_uas
-from tests.ui.test_app import config, until
+from tests.ui.test_app import config, scripted_app, until
 from tui_phone.app import make_app
 from tui_phone.control.client import request
 from tui_phone.events import CallState
@@ -40,20 +42,20 @@ async def test_prepare_call_prefills_and_enter_dials(sipp_dir):
     assert uas.wait(10) == 0
 
 
-async def test_dialpad_link_prefills(sipp_dir):
-    app = make_app(config())
+async def test_dialpad_link_prefills():
+    app, engine = scripted_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
         r = await api(app, {"mt": "OpenUrl", "url": "phone.systems://dialpad?number=%2B4930123456"})
         assert r["ok"]
         await pilot.pause(0.1)
         assert app.query_one(DialPad).input.value == "+4930123456"
+        assert not engine.sent  # prefilled, not dialled
 
 
 @pytest.mark.parametrize("answer, dialled", [("y", True), ("n", False)])
-async def test_premium_number_from_a_link_asks_first(sipp_dir, answer, dialled):
-    uas = sipp_uas(sipp_dir, scenario="uas-fast")
-    app = make_app(config(f'proxy = "sip:127.0.0.1:{uas.port}"\n'))
+async def test_premium_number_from_a_link_asks_first(answer, dialled):
+    app, engine = scripted_app(config('proxy = "sip:127.0.0.1:5099"\n'))
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
         r = await api(app, {"mt": "OpenUrl", "url": "tel:+1-900-555-0100"})
@@ -65,29 +67,29 @@ async def test_premium_number_from_a_link_asks_first(sipp_dir, answer, dialled):
         if dialled:
             await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
                         what="Connected")
+            assert app.state.calls[0].sip == "sip:+19005550100@127.0.0.1:5099"
             await pilot.press("h")
-            assert uas.wait(10) == 0
+            await until(pilot, lambda: not app.state.calls, what="hung up")
         else:
             await pilot.pause(0.3)
-            assert not app.state.calls and not app.state.ended
+            assert not app.state.calls and not app.state.ended and not engine.sent
 
 
-async def test_keyboard_dialling_is_never_blocked(sipp_dir):
-    uas = sipp_uas(sipp_dir, scenario="uas-fast")
-    app = make_app(config(f'proxy = "sip:127.0.0.1:{uas.port}"\n'))
+async def test_keyboard_dialling_is_never_blocked():
+    app, engine = scripted_app(config('proxy = "sip:127.0.0.1:5099"\n'))
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
         await pilot.press(*"+19005550100", "enter")
         await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
                     what="Connected")
         assert not isinstance(app.screen, Confirm)
+        assert app.state.calls[0].sip == "sip:+19005550100@127.0.0.1:5099"
         await pilot.press("h")
-    assert uas.wait(10) == 0
-    assert "INVITE sip:+19005550100@" in uas.messages()
+        await until(pilot, lambda: not app.state.calls, what="hung up")
 
 
 async def test_sms_link_opens_an_honest_compose():
-    app = make_app(config())
+    app, engine = scripted_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
         r = await api(app, {"mt": "OpenUrl", "url": "zoomphonesms://+15551234567?callerid=+15557654321"})
@@ -96,6 +98,7 @@ async def test_sms_link_opens_an_honest_compose():
         assert "+15551234567" in str(app.screen.query_one(".question").render())
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, Compose), what="closed")
+        assert not engine.sent  # closed without sending
 
 
 class Provisioner(http.server.BaseHTTPRequestHandler):
@@ -118,7 +121,7 @@ async def test_authenticate_link_confirms_then_adds_account(tmp_path):
     cfg = config()
     cfg = type(cfg)(**{**cfg.__dict__, "path": path,
                        "provisioning": {"url": f"http://127.0.0.1:{server.server_port}/p?code=$code"}})
-    app = make_app(cfg)
+    app, _ = scripted_app(cfg)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
             await until(pilot, app.ready.is_set, what="engine")

@@ -1,10 +1,12 @@
 """The command palette (Ctrl+P) drives every action: pilots type into it as a
-person does and pick the top hit, against the real app and engine."""
+person does and pick the top hit. Calling a contact runs the real engine
+against sipp (the palette's end-to-end pilot); the rest only needs events and
+runs on the scripted engine (tests/scripted.py)."""
 
 from textual.command import CommandPalette
 
 from tests.peers import sipp_uas
-from tests.ui.test_app import config, until
+from tests.ui.test_app import config, scripted_app, until
 from tui_phone.app import make_app
 from tui_phone.contacts.model import Contact, Number
 from tui_phone.events import CallState
@@ -46,7 +48,7 @@ def test_palette_has_every_action():
 async def test_palette_imports_contacts_from_a_vcard_file(tmp_path):
     good, missing = tmp_path / "people.vcf", tmp_path / "nope.vcf"
     good.write_text(CARDS)
-    app = make_app(config(NULL))
+    app, _ = scripted_app(config(NULL))
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
         await palette(pilot, "import contacts", "Import contacts")
@@ -84,7 +86,7 @@ async def test_palette_calls_a_contact_by_name(sipp_dir):
 
 
 async def test_palette_status_mute_audio_log_and_theme():
-    app = make_app(config(NULL))
+    app, _ = scripted_app(config(NULL))
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
         await palette(pilot, "set status unavail", "Set status: unavailable")

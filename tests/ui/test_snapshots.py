@@ -1,8 +1,8 @@
 """Snapshot tests (pytest-textual-snapshot): each pane at 80×24 in the default
 theme, the call list also in the light and high-contrast themes.
 
-The app runs its real pjsua2 engine, so nothing on screen may depend on the
-clock or on a port: the log pane (timestamps) is hidden, the store is fed
+The app runs on the scripted engine (tests/scripted.py: these test drawing,
+not SIP), and nothing on screen may depend on the clock or on a port: the log pane (timestamps) is hidden, the store is fed
 fixed events with fixed ``at`` times, no call is ever Connected (its timer
 would tick), and blinking cursors are switched off.
 
@@ -16,8 +16,10 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
+from tests.scripted import ScriptedEngine
 from tests.ui.test_app import config, until
 from tui_phone.app import make_app
+from tui_phone.phone import Phone
 from tui_phone.contacts.model import Contact, Number
 from tui_phone.events import CallAdded, CallEnded, CallProgress, CallRemoved, CallState, Presence, TeamLoaded
 
@@ -69,8 +71,9 @@ async def settle(pilot) -> None:
 
 
 def snapshot_app(theme: str | None = None):
-    """The real app on the test account (direct calls, loopback only)."""
-    return make_app(config("[audio]\nnull = true\n"), theme=theme)  # same status line with or without a sound card
+    """The app on the test account (direct calls) and the scripted engine."""
+    cfg = config("[audio]\nnull = true\n")  # same status line with or without a sound card
+    return make_app(cfg, phone=Phone(cfg, engine=ScriptedEngine(cfg)), theme=theme)
 
 
 async def started(pilot) -> None:
