@@ -54,7 +54,7 @@ peers:
 
 # The suite runs in two parts: most tests in parallel (real peers on their own ports), then the
 # ones that measure time or sound alone. PYTEST_ARGS runs a subset instead, in one process.
-JOBS ?= 3
+JOBS ?= 4
 test: install-test peers
 ifeq ($(PYTEST_ARGS),)
 	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile -m "not serial"

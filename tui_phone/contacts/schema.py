@@ -1,0 +1,106 @@
+"""The contacts database's schema, step by step: ``MIGRATIONS[i]`` moves a
+file from ``PRAGMA user_version`` ``i`` to ``i + 1`` (each in its own
+transaction, run by :class:`tui_phone.contacts.db.ContactsDB`). Append only."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+def _has_trigram(conn: sqlite3.Connection) -> bool:
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp.probe USING fts5(x, tokenize='trigram')")
+        conn.execute("DROP TABLE temp.probe")
+        return True
+    except sqlite3.OperationalError:
+        return False
+
+
+_SEARCH_INDEX = (
+    """CREATE VIRTUAL TABLE contact_search USING fts5(haystack, digits, tokenize='trigram',
+        content='contacts', content_rowid='id')""",
+    """CREATE TRIGGER contacts_search_ai AFTER INSERT ON contacts BEGIN
+        INSERT INTO contact_search (rowid, haystack, digits) VALUES (new.id, new.haystack, new.digits);
+    END""",
+    """CREATE TRIGGER contacts_search_ad AFTER DELETE ON contacts BEGIN
+        INSERT INTO contact_search (contact_search, rowid, haystack, digits)
+        VALUES ('delete', old.id, old.haystack, old.digits);
+    END""",
+    """CREATE TRIGGER contacts_search_au AFTER UPDATE OF haystack, digits ON contacts BEGIN
+        INSERT INTO contact_search (contact_search, rowid, haystack, digits)
+        VALUES ('delete', old.id, old.haystack, old.digits);
+        INSERT INTO contact_search (rowid, haystack, digits) VALUES (new.id, new.haystack, new.digits);
+    END""",
+)
+"""The trigram index over ``contacts.haystack`` and ``contacts.digits`` (external
+content: the text is stored once, in ``contacts``)."""
+
+
+def _v1_contacts(conn: sqlite3.Connection, fts: bool) -> None:
+    conn.execute("""CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- ids are never reused
+        first TEXT NOT NULL, last TEXT NOT NULL, company TEXT NOT NULL,
+        email TEXT NOT NULL, job_title TEXT NOT NULL, sip_uri TEXT NOT NULL,
+        favorite INTEGER NOT NULL DEFAULT 0, team INTEGER NOT NULL DEFAULT 0,
+        sort_key TEXT NOT NULL, haystack TEXT NOT NULL, digits TEXT NOT NULL)""")
+    # Covering: a search walks this in list order and tests haystack/digits without
+    # touching the table, so a rare short term costs one sequential index read.
+    conn.execute("CREATE INDEX contacts_order ON contacts"
+                 " (favorite DESC, sort_key, id, team, haystack, digits)")
+    conn.execute("""CREATE TABLE numbers (
+        contact_id INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+        pos INTEGER NOT NULL, label TEXT NOT NULL, typed TEXT NOT NULL,
+        e164 TEXT NOT NULL, tail TEXT NOT NULL,
+        PRIMARY KEY (contact_id, pos)) WITHOUT ROWID""")
+    conn.execute("CREATE INDEX numbers_e164 ON numbers (e164)")
+    conn.execute("CREATE INDEX numbers_tail ON numbers (tail)")
+    if fts and _has_trigram(conn):
+        for sql in _SEARCH_INDEX:  # not executescript: it would commit the migration
+            conn.execute(sql)
+
+
+def _v2_history(conn: sqlite3.Connection, fts: bool) -> None:
+    conn.execute("""CREATE TABLE history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started REAL NOT NULL, dir TEXT NOT NULL, kind TEXT NOT NULL,
+        num TEXT NOT NULL, sip TEXT NOT NULL, name TEXT NOT NULL, account TEXT NOT NULL,
+        duration REAL NOT NULL, code INTEGER NOT NULL, reason TEXT NOT NULL)""")
+    conn.execute("CREATE INDEX history_started ON history (started DESC)")
+    conn.execute("CREATE INDEX history_kind ON history (kind, started DESC)")
+
+
+def _v3_cards(conn: sqlite3.Connection, fts: bool) -> None:
+    # A card row outlives its contact on purpose: a contact deleted on the phone
+    # leaves its card (contact_id pointing at nothing; ids are never reused), and
+    # the next sync deletes it on the server. contact_id NULL: a card the phone
+    # cannot store (no name, a bad number), kept so the sync does not fetch it again.
+    conn.execute("""CREATE TABLE books (
+        name TEXT PRIMARY KEY, url TEXT NOT NULL, collection TEXT NOT NULL,
+        sync_token TEXT NOT NULL)""")
+    conn.execute("""CREATE TABLE cards (
+        book TEXT NOT NULL, href TEXT NOT NULL,
+        etag TEXT NOT NULL,          -- '' until the server has it (a new card to upload)
+        contact_id INTEGER,
+        fingerprint TEXT NOT NULL,   -- the contact as last synced ('' = never)
+        vcard TEXT NOT NULL,         -- the server's text as last synced
+        PRIMARY KEY (book, href)) WITHOUT ROWID""")
+    conn.execute("CREATE INDEX cards_contact ON cards (contact_id)")
+
+
+
+def _v4_uid(conn: sqlite3.Connection, fts: bool) -> None:
+    """The vCard UID a contact was imported with: importing the card again updates it."""
+    conn.execute("ALTER TABLE contacts ADD COLUMN uid TEXT NOT NULL DEFAULT ''")
+    conn.execute("CREATE INDEX contacts_uid ON contacts (uid) WHERE uid != ''")
+
+
+def _v5_history_depth(conn: sqlite3.Connection, fts: bool) -> None:
+    """The far end's Reason, where a call was redirected or forwarded to, its recording."""
+    for column in ("reason_remote", "redirected_to", "recording"):
+        conn.execute(f"ALTER TABLE history ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection, bool], None]] = [_v1_contacts, _v2_history, _v3_cards, _v4_uid,
+                                                              _v5_history_depth]
+"""Schema steps; the file's ``user_version`` counts those applied. Append only."""
