@@ -77,9 +77,11 @@ class Dtmf:
     id: int | None = None
 
     def __post_init__(self):
-        if not isinstance(self.digits, str) or not self.digits or len(self.digits) > 64 \
+        if not isinstance(self.digits, str) or not self.digits \
                 or any(d not in DTMF_DIGITS for d in self.digits.upper()):
             raise ValueError("digits must be 0-9, *, #, A-D")
+        if len(self.digits) > 64:
+            raise ValueError("at most 64 digits at once")
         object.__setattr__(self, "digits", self.digits.upper())
 
 
