@@ -1,14 +1,18 @@
-"""Markers by place: what measures time or sound runs alone after the
-parallel part of `make test` (a loaded machine would make it lie)."""
+"""Markers by place: the tests that measure time (latency, frame lag) or sound
+through a forwarded connection run alone after the parallel part of
+`make test` (a loaded machine would make them lie)."""
 
 import pytest
 
-SERIAL = ("tests/contract/test_audio_e2e.py", "tests/contract/test_audio_engine.py", "tests/contract/test_audio.py",
-          "tests/ui/test_attached_ui.py", "tests/e2e/test_attach.py")
+SERIAL = (
+    "tests/contract/test_audio_e2e.py::test_bench_measures_click_latency_and_the_phone_process",
+    "tests/contract/test_audio_e2e.py::test_bridge_added_latency_meets_issue_7",
+    "tests/ui/test_attached_ui.py::test_attached_view_is_no_slower_than_the_in_process_tui_under_a_socket_flood",
+    "tests/e2e/test_attach.py::test_phone_started_through_ssh_plays_into_the_forwarded_pulseaudio",
+)
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        if path.startswith(SERIAL):
+        if item.nodeid.startswith(SERIAL):
             item.add_marker(pytest.mark.serial)
