@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
+from textual.css.query import NoMatches
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -109,9 +110,14 @@ class ContactsPane(Vertical):
                 except Exception as e:  # noqa: BLE001 - a broken database: say so, calls still work
                     self.app.notify(f"contacts: {e}", severity="error")
                     found = []
+                if not self.is_attached:
+                    return  # the app is closing (or the pane was removed) while the query ran
                 if asked == self._wanted:
                     self._wanted = None
-                    self.show(found)
+                    try:
+                        self.show(found)
+                    except NoMatches:
+                        return  # the pane's table went away meanwhile (the app is closing)
         finally:
             self._searching = False
 

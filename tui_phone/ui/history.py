@@ -7,6 +7,7 @@ import time
 
 from rich.style import Style
 from rich.text import Text
+from textual.css.query import NoMatches
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -74,7 +75,12 @@ class HistoryPane(Vertical):
             rows.append((str(e.id), {"time": when(e.started), "kind": Text(label, style=style), "who": Text(e.who),
                                      "duration": f"{secs // 60}:{secs % 60:02d}" if secs else "",
                                      "reason": outcome(e)}))
-        self.query_one("#history-list", FittedTable).fill(rows, keep_cursor=False)  # newest on top, under the cursor
+        if not self.is_attached:
+            return  # the app is closing while the query ran
+        try:
+            self.query_one("#history-list", FittedTable).fill(rows, keep_cursor=False)  # newest on top, under the cursor
+        except NoMatches:
+            return
 
     @on(DataTable.RowSelected, "#history-list")
     def _call_back(self, event: DataTable.RowSelected) -> None:
