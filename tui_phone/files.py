@@ -76,6 +76,16 @@ def open_private(path: Path, append: bool = False, binary: bool = False):
     return open(fd, "a" if append else "w", encoding="utf-8", buffering=1)
 
 
+def create_private(path: Path) -> Path:
+    """Create ``path`` empty and 0600; FileExistsError when it is there already."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+    return Path(path)
+
+
 def touch_private(path: Path) -> Path:
     """Make sure ``path`` exists and is 0600 (before a library such as SQLite
     or pjsua opens it: they keep an existing file's mode).
@@ -87,17 +97,12 @@ def touch_private(path: Path) -> Path:
     (contacts saved through the running phone were lost)."""
     path = Path(path)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        return create_private(path)
     except FileExistsError:
         st = os.stat(path)
         if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) != FILE_MODE:
             os.chmod(path, FILE_MODE)
         return path
-    try:
-        os.fchmod(fd, FILE_MODE)
-    finally:
-        os.close(fd)
-    return path
 
 
 def write_private(path: Path, text: str) -> None:

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .files import private_dir, write_private
+
 UNIT = "tui-phone.service"
 ENABLE = "systemctl --user enable --now tui-phone"
 
@@ -66,19 +68,9 @@ def unit_text(config: Path | None = None) -> str:
 def install(config: Path | None = None) -> tuple[Path, bool]:
     """Write the unit (0600, directories 0700 when created); (path, replaced an old one)."""
     path = unit_path()
-    for parent in reversed(path.parents):
-        if not parent.exists():
-            parent.mkdir(mode=0o700)
+    private_dir(path.parent, own=False)  # only directories created here are made 0700
     existed = path.exists()
-    tmp = path.with_name(f".{UNIT}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(unit_text(config))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_private(path, unit_text(config))
     return path, existed
 
 
@@ -159,12 +151,8 @@ def sound_through_ssh() -> str | None:
         return None
     from .locations import runtime_dir
 
-    folder = runtime_dir()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    conf = folder / "pulse-client.conf"
-    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("# written by tui-phone: the sound server is forwarded over SSH\nenable-shm = no\n")
+    conf = private_dir(runtime_dir()) / "pulse-client.conf"
+    write_private(conf, "# written by tui-phone: the sound server is forwarded over SSH\nenable-shm = no\n")
     os.environ["PULSE_CLIENTCONFIG"] = str(conf)
     return f"sound server forwarded over SSH: shared memory off ({conf})"
 

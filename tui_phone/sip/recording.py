@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pjsua2 as pj
 
+from ..files import create_private, private_dir
+
 
 def recordings_dir(configured: str) -> Path:
     """``[recording] dir``, else ``<XDG data>/tui-phone/recordings``."""
@@ -33,14 +35,11 @@ def file_name(when: float, direction: str, number: str) -> str:
 def private_file(folder: Path, name: str) -> Path:
     """Create ``folder/name`` empty with mode 0600 (``-1``, ``-2`` … if it exists);
     every directory created on the way is 0700."""
-    for d in reversed([p for p in (folder, *folder.parents) if not p.exists()]):
-        d.mkdir(mode=0o700)
+    private_dir(folder, own=False)
     stem, n = name[:-4], 0
     while True:
-        path = folder / (name if n == 0 else f"{stem}-{n}.wav")
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            return path
+            return create_private(folder / (name if n == 0 else f"{stem}-{n}.wav"))
         except FileExistsError:
             n += 1
 
