@@ -331,19 +331,7 @@ def parse(text: str, path: Path | None = None) -> Config:
             out[key] = v
         sections[name] = out
     accounts = []
-    raw_accounts = data.get("accounts", [])
-    if not isinstance(raw_accounts, list):
-        _fail(path, text, "accounts", None, 0, "must be an array of tables ([[accounts]])")
-    for i, acc in enumerate(raw_accounts):
-        where = f"accounts[{i}]"
-        if not isinstance(acc, dict):
-            _fail(path, text, where, None, 0, "must be a table")
-        for key, v in acc.items():
-            if key not in ACCOUNT_SCHEMA:
-                _fail(path, text, f"{where}.{key}", "accounts", i, "unknown key")
-            _, err = _check(v, ACCOUNT_SCHEMA[key], key)
-            if err:
-                _fail(path, text, f"{where}.{key}", "accounts", i, err)
+    for i, where, acc in _tables(data, text, path, "accounts", ACCOUNT_SCHEMA):
         if not acc.get("uri"):
             _fail(path, text, f"{where}.uri", "accounts", i, "is required (e.g. 'sip:alice@pbx.example.com')")
         user = SipUri.parse(acc["uri"]).user
@@ -359,21 +347,27 @@ def parse(text: str, path: Path | None = None) -> Config:
                   path=path, **kwargs)
 
 
-def _addressbooks(data: dict, text: str, path: Path | None) -> tuple[AddressBookConfig, ...]:
-    raw = data.get("addressbooks", [])
+def _tables(data: dict, text: str, path: Path | None, section: str, schema: dict):
+    """(index, "section[i]", table) for each ``[[section]]``, its keys known and typed."""
+    raw = data.get(section, [])
     if not isinstance(raw, list):
-        _fail(path, text, "addressbooks", None, 0, "must be an array of tables ([[addressbooks]])")
-    books: list[AddressBookConfig] = []
-    for i, book in enumerate(raw):
-        where = f"addressbooks[{i}]"
-        if not isinstance(book, dict):
+        _fail(path, text, section, None, 0, f"must be an array of tables ([[{section}]])")
+    for i, table in enumerate(raw):
+        where = f"{section}[{i}]"
+        if not isinstance(table, dict):
             _fail(path, text, where, None, 0, "must be a table")
-        for key, v in book.items():
-            if key not in ADDRESSBOOK_SCHEMA:
-                _fail(path, text, f"{where}.{key}", "addressbooks", i, "unknown key")
-            _, err = _check(v, ADDRESSBOOK_SCHEMA[key], key)
+        for key, v in table.items():
+            if key not in schema:
+                _fail(path, text, f"{where}.{key}", section, i, "unknown key")
+            _, err = _check(v, schema[key], key)
             if err:
-                _fail(path, text, f"{where}.{key}", "addressbooks", i, err)
+                _fail(path, text, f"{where}.{key}", section, i, err)
+        yield i, where, table
+
+
+def _addressbooks(data: dict, text: str, path: Path | None) -> tuple[AddressBookConfig, ...]:
+    books: list[AddressBookConfig] = []
+    for i, where, book in _tables(data, text, path, "addressbooks", ADDRESSBOOK_SCHEMA):
         for key in ("name", "url"):
             if not book.get(key):
                 _fail(path, text, f"{where}.{key}", "addressbooks", i, "is required")
