@@ -120,6 +120,17 @@ def _decode(line: bytes) -> dict | ProtocolError:
     return msg
 
 
+JSON_WORDS = {str: "text", int: "a whole number", bool: "true or false", dict: "an object", list: "a list",
+              float: "a number", (int, float): "a number"}
+
+
+def type_words(typ: type | tuple) -> str:
+    """A JSON type as a reply says it: ``int`` → "a whole number"."""
+    if typ in JSON_WORDS:
+        return JSON_WORDS[typ]
+    return " or ".join(JSON_WORDS.get(t, t.__name__) for t in typ) if isinstance(typ, tuple) else typ.__name__
+
+
 def _field(msg: dict, key: str, typ: type | tuple, required: bool = False):
     value = msg.get(key)
     if value is None:
@@ -127,10 +138,7 @@ def _field(msg: dict, key: str, typ: type | tuple, required: bool = False):
             raise ProtocolError(f"{msg['mt']}: {key!r} is required")
         return None
     if isinstance(value, bool) and typ is not bool or not isinstance(value, typ):
-        words = {"str": "text", "int": "a whole number", "bool": "true or false", "dict": "an object",
-                 "list": "a list", "float": "a number"}
-        name = " or ".join(words.get(t.__name__, t.__name__) for t in (typ if isinstance(typ, tuple) else (typ,)))
-        raise ProtocolError(f"{msg['mt']}: {key!r} must be {name}")
+        raise ProtocolError(f"{msg['mt']}: {key!r} must be {type_words(typ)}")
     return value
 
 

@@ -93,9 +93,6 @@ def same_peer(peer: str, target: str) -> bool:
     return False
 
 
-WORDS = {str: "text", bool: "true or false", int: "a whole number", (int, float): "a number"}
-
-
 def _get(msg: dict, key: str, typ, default=None, required: bool = False):
     value = msg.get(key)
     if value is None:  # absent or null: the default
@@ -105,7 +102,7 @@ def _get(msg: dict, key: str, typ, default=None, required: bool = False):
     if value is None:
         return None
     if not isinstance(value, typ) or (typ is not bool and isinstance(value, bool)):
-        raise BadRequest(f'{msg["mt"]}: "{key}" must be {WORDS.get(typ, "a " + getattr(typ, "__name__", "value"))}')
+        raise BadRequest(f'{msg["mt"]}: "{key}" must be {protocol.type_words(typ)}')
     if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
         raise BadRequest(f'{msg["mt"]}: "{key}" is out of range')
     if isinstance(value, str) and any(ord(ch) < 32 and ch not in "\t\n" for ch in value):
