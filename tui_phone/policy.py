@@ -20,6 +20,7 @@ Unicode look-alike digits folded) when that part is a number; a named user
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -84,6 +85,7 @@ def numbers_everywhere() -> frozenset[str]:
     return frozenset({"112", "911"})
 
 
+@functools.lru_cache(maxsize=8)
 def _country(region: str) -> tuple[str, str]:
     """(country calling code, international access prefix) of ``region``: ("1", "011") for US."""
     import phonenumbers

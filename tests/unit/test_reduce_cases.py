@@ -18,17 +18,11 @@ from tui_phone.events import (
     MissedSeen,
 )
 from tui_phone.phone import html_to_text
-from tui_phone.store import Account, State, model, reduce, resolve
+from tests.unit.test_store import run
+from tui_phone.store import State, model, reduce, resolve
 from tui_phone.uri import SipUri, callback_target, name_addr, parse_remote
 
 S = CallState
-
-
-def run(*events, state=None):
-    state = state or State(accounts=(Account("work", "sip:alice@pbx", "sip:pbx"),))
-    for e in events:
-        state = reduce(state, e)
-    return state
 
 
 def call(cid, dir="o", state=None, at=0.0):

@@ -18,7 +18,7 @@ import pjsua2 as pj
 
 from ..commands import (ConnectCall, DisconnectCall, Dtmf, Hold, Record, Result, Retrieve, Source, StartCall,
                         Transfer)
-from ..config import MAX_CALLS, AccountConfig
+from ..config import AccountConfig
 from ..events import CallAdded, CallEnded, CallProgress, CallRedirected, CallRemoved, CallState, Log
 from ..uri import callback_target, host_port, parse_remote
 from . import errors
@@ -240,9 +240,6 @@ class Calls:
             call.makeCall(uri, prm)
         except pj.Error as ex:  # pjsua may have ended the call already (DISCONNECTED inside makeCall)
             reason, kind = e._explain(ex)
-            if reason == "too many calls":
-                reason = (f"too many calls ({len(self.table) - 1} live; the SIP stack holds {MAX_CALLS}, and "
-                          "finishes calls that just ended for up to 32 s)")
             self.announce(call, "")
             self.forget(call, 0, reason)
             return Result.fail(f"cannot call {uri}: {reason}", kind)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from ..config import MAX_CALLS
+
 _CONSTANT = re.compile(r"\s*\((PJ[A-Z0-9_]*)\)\s*$")
 
 # pj constant -> (sentence, kind)
@@ -23,7 +25,8 @@ SENTENCES: dict[str, tuple[str, str]] = {
                              ";transport=tcp a TCP one)", "refused"),
     "PJSIP_EUNSUPTRANSPORT": ("no account has a transport for that address", "refused"),
     "PJ_ERESOLVE": ("the host name could not be resolved", "failed"),
-    "PJ_ETOOMANY": ("too many calls", "busy"),
+    "PJ_ETOOMANY": (f"too many calls (the SIP stack holds {MAX_CALLS}, and keeps a call that just ended for up "
+                    "to 32 s)", "busy"),
     "PJ_EBUSY": ("the phone is busy with an earlier request; try again", "busy"),
     "PJSIP_EBUSY": ("the phone is busy with an earlier request; try again", "busy"),
     "PJSIP_ESESSIONTERMINATED": ("the call has already ended", "not_found"),

@@ -217,15 +217,15 @@ class PjEngine(Engine):
             self._guard(self._media_clock)
             if time.monotonic() >= self._sweep_at:
                 self._sweep_at = time.monotonic() + 1.0
-                self._guard(self._sweep)
-                self._guard(self._report_shed)
-            self._post_dial()
+                self._guard(self.calls.sweep)
+                self._guard(self.gate.report)
+            self.calls.post_dial()
             self._probe_registrars()
-            self._guard(self._audio_tick)
-            self._guard(self._call_timers)
+            self._guard(self.sound.tick)
+            self._guard(self.rules.tick)
             if self._status_due:
                 self._status_due = False
-                self._guard(self._auto_status)
+                self._guard(self.presence.update)
             while True:
                 try:
                     command, fut = self._q.get_nowait()
@@ -397,25 +397,6 @@ class PjEngine(Engine):
         if handler is None:
             return Result.fail(f"{type(command).__name__} is not a SIP command", "bad_input")
         return handler(command)
-
-    # ----- the owner loop's periodic work ----------------------------------------
-    def _audio_tick(self) -> None:
-        self.sound.tick()
-
-    def _report_shed(self) -> None:
-        self.gate.report()
-
-    def _sweep(self) -> None:
-        self.calls.sweep()
-
-    def _post_dial(self) -> None:
-        self.calls.post_dial()
-
-    def _call_timers(self) -> None:
-        self.rules.tick()
-
-    def _auto_status(self) -> None:
-        self.presence.update()
 
     def _add_probe(self, acc: AccountConfig) -> None:
         from .probe import RegistrarProbe, registrar_address
