@@ -45,7 +45,7 @@ class Gate:
 
     def screen(self, rq: pjmodule.RxRequest) -> bool:
         """The module hook: True when the request was answered (turned away) here."""
-        if ";tag=" in rq.header("To", "t").replace(" ", ""):
+        if ";tag=" in rq.header("To").replace(" ", ""):
             return False  # in a dialog (or claims to be: pjsua answers 481)
         if rq.method == "SUBSCRIBE":
             return self._screen_subscribe(rq)
@@ -56,10 +56,10 @@ class Gate:
             return False
         code, reason = refused
         rq.respond(code, (("Retry-After", str(RETRY_AFTER)),) if code == 503 else ())
-        call_id = rq.header("Call-ID", "i")
+        call_id = rq.header("Call-ID")
         if call_id not in self._turned_ids:  # a retransmission is answered again, listed once
             self._turned_ids.append(call_id)
-            self._turned_away(rq.header("From", "f"), code, reason)
+            self._turned_away(rq.header("From"), code, reason)
         return True
 
     def _screen_subscribe(self, rq: pjmodule.RxRequest) -> bool:

@@ -116,14 +116,12 @@ class RxRequest:
             self._text = _packet(self._rdata, self.method.encode()).decode("utf-8", "replace")
         return self._text
 
-    def header(self, name: str, compact: str = "") -> str:
-        """The first value of a header ('' when absent)."""
-        names = {name.lower(), compact.lower()} - {""}
-        for line in self.text.split("\r\n\r\n", 1)[0].split("\r\n")[1:]:
-            key, sep, value = line.partition(":")
-            if sep and key.strip().lower() in names:
-                return value.strip()
-        return ""
+    def header(self, name: str) -> str:
+        """The first value of a header, compact forms too ('' when absent)."""
+        from .headers import header_values
+
+        values = header_values(self.text, name)
+        return values[0] if values else ""
 
     def respond(self, code: int, headers: tuple[tuple[str, str], ...] = ()) -> None:
         """Answer statelessly with ``code`` (its standard reason phrase) and extra headers."""
