@@ -34,3 +34,24 @@ def test_bad_sms_requests(headless):
     alice = headless(direct("alice"))
     assert alice.api({"mt": "SendSms", "num": "200"})["error"] == "SendSms: 'text' is required"
     assert "1-2000" in alice.api({"mt": "SendSms", "num": "200", "text": "  "})["error"]
+
+
+def test_quitting_with_messages_unanswered(headless):
+    """Found by an outside probe: two MESSAGEs to a peer that never answers, then SIGTERM →
+    pjsua asserted (`pjsua_acc_get_user_data`: the account was deleted before the MESSAGE
+    transactions ended inside libDestroy) and the process aborted. Now it exits 0."""
+    import socket
+
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        alice = headless(direct("alice"))
+        for text in ("one", "two"):
+            assert alice.api({"mt": "SendSms", "sip": f"sip:bob@127.0.0.1:{silent.getsockname()[1]}",
+                              "text": text})["ok"]
+        silent.settimeout(5)
+        assert b"MESSAGE sip:bob@" in silent.recv(65536)  # on its way, never answered
+        assert alice.stop() == 0, alice.stderr()
+        assert "Assertion" not in alice.stderr()
+    finally:
+        silent.close()

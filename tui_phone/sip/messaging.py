@@ -27,6 +27,7 @@ class Messaging:
         self.engine = engine
         self.buddies: dict[str, Buddy] = {}  # unsubscribed buddies that carry MESSAGEs
         self.pending: list[tuple[str, str, str]] = []  # (uri, text, key) awaiting a status
+        self.abandoned = False  # quitting: late reports (from libDestroy) are not news
 
     def send(self, cmd: SendSms) -> Result:
         e = self.engine
@@ -61,6 +62,8 @@ class Messaging:
         self.engine.emit(Message(sip, "i", text, time.time(), "received"))
 
     def status(self, prm) -> None:
+        if self.abandoned:
+            return
         sip, _, _ = parse_remote(prm.toUri)
         match = next((p for p in self.pending if p[0] == sip and p[1] == prm.msgBody), None)
         key = ""
@@ -72,6 +75,15 @@ class Messaging:
                                  "sent" if ok else f"failed: {prm.code} {prm.reason}", key))
         if not ok:
             self.engine.emit(Log("error", f"message to {sip} failed: {prm.code} {prm.reason}", time.time()))
+
+    def abandon(self) -> bool:
+        """Quitting: messages still awaiting a delivery report are marked as
+        unconfirmed (the store keeps them). True when any were pending."""
+        for uri, text, key in self.pending:
+            self.engine.emit(Message(uri, "o", text, time.time(),
+                                     "failed: the phone was closed before delivery was confirmed", key))
+        had, self.pending, self.abandoned = bool(self.pending), [], True
+        return had
 
     def close(self) -> None:
         self.buddies.clear()

@@ -150,6 +150,7 @@ class PjEngine(Engine):
         self._wake_to: tuple[str, int] | None = None
         self.ep = None
         self._sweep_at = 0.0
+        self._kept: list = []  # accounts kept alive through libDestroy (see _teardown)
 
     # ----- public, any thread -------------------------------------------------
     def start(self, emit: Emit) -> None:
@@ -461,7 +462,14 @@ class PjEngine(Engine):
             self._pump(lambda: bool(self.calls), 1.5)
         leaving = [a for a in self._accounts.values() if a.cfg.registrar and self._unregister(a)]
         self._pump(lambda: any(a.unregistering for a in leaving), 1.0)
+        # A MESSAGE still unanswered (its transaction lives 32 s) reports its end
+        # while libDestroy shuts the transaction layer down, through its account:
+        # deleted here, pjsua asserts (pjsua_acc.c: acc valid) and the process aborts.
+        # Then the accounts stay until libDestroy, which deletes them after that.
+        self._kept = list(self._accounts.values()) if self.messaging.abandon() else []
         for a in self._accounts.values():
+            if self._kept:
+                break
             try:
                 a.shutdown()
             except Exception:  # noqa: BLE001
@@ -509,4 +517,6 @@ class PjEngine(Engine):
             self.ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)  # _teardown did the network part
         except Exception:  # noqa: BLE001
             pass
+        self._kept = []  # after libDestroy their destructors find no account to delete
+        gc.collect()
         self.ep = None
