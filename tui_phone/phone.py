@@ -25,6 +25,7 @@ from .commands import (
     MarkMissedSeen,
     PrepareCall,
     Result,
+    SendSms,
     Source,
     StartCall,
     Watch,
@@ -288,16 +289,16 @@ class Phone:
         if isinstance(resolved, Result):
             return resolved
         command = resolved
-        if isinstance(command, StartCall):
+        if isinstance(command, (StartCall, SendSms)):  # a message to a premium number costs money too
             from .policy import judge
 
-            reason = judge(command.target, source, self.config)
+            reason = judge(command.target if isinstance(command, StartCall) else command.to, source, self.config)
             if reason:
                 if self.ui is not None:
                     return await self.ui.confirm(command, reason)
                 if not self.config.policy["allow_unconfirmed"]:
                     return Result.fail(f"refused: {reason} (headless; set policy.allow_unconfirmed "
-                                       "= true to dial such numbers without asking)", "refused")
+                                       "= true to reach such numbers without asking)", "refused")
         if isinstance(command, CallVoicemail):
             target = self.voicemail_target(command.account)
             if target is None:

@@ -52,6 +52,10 @@ def judge(target: str, source: Source, config: Config) -> str | None:
         if numbers.is_emergency(reading, region) or reading in numbers_everywhere():
             return (f"{shown} is an emergency number" if reading == number
                     else f"{shown} reaches the emergency number {reading}")
+    for reading in sorted(every, key=len):
+        behind = _behind_a_line_prefix(reading, region)
+        if behind:
+            return f"{shown} reaches the emergency number {behind}"
     for reading in every:
         e164 = numbers.normalize(reading, region)
         if numbers.matches_confirm(e164, config.policy["confirm_patterns"]):
@@ -81,8 +85,29 @@ def _short(text: str) -> str:
 
 
 def numbers_everywhere() -> frozenset[str]:
-    """112 and 911 reach emergency services from mobile networks everywhere (GSM)."""
-    return frozenset({"112", "911"})
+    """112 and 911 reach emergency services from mobile networks everywhere (GSM,
+    3GPP TS 22.101); 999 and 000 are what a visitor from the UK or Australia dials."""
+    return frozenset({"112", "911", "999", "000"})
+
+
+def _behind_a_line_prefix(reading: str, region: str) -> str | None:
+    """The emergency number ``reading`` is, once one to three leading 0s, 9s or a
+    ``+`` are taken as an outside-line or international prefix that no config
+    names (``0911``, ``00911``, ``9112``, ``+911``; found by an outside probe).
+    Only an exact emergency number counts, so Nuremberg's 0911 area code with a
+    subscriber number behind it dials as it should."""
+    for k in range(1, min(3, len(reading) - 2) + 1):
+        rest = reading[k:]
+        if set(reading[:k]) <= set("09+") and (rest in numbers_everywhere() or _exact_emergency(rest, region)):
+            return rest
+    return None
+
+
+def _exact_emergency(number: str, region: str) -> bool:
+    import phonenumbers
+
+    return bool(region) and number.isdigit() and number.isascii() and \
+        phonenumbers.shortnumberinfo.is_emergency_number(number, region.upper())
 
 
 @functools.lru_cache(maxsize=8)

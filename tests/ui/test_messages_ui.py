@@ -45,3 +45,22 @@ async def test_send_and_receive_messages(tmp_path):
             await until(pilot, lambda: not app.state.unread, what="read")
             lines = [str(line.text) for line in app.screen.query_one("#thread").lines]
             assert any("hi back" in line for line in lines)
+
+
+async def test_a_message_to_a_premium_number_from_outside_asks_first(tmp_path):
+    """SendSms over the socket to a premium number opens a confirmation naming the reason;
+    No sends nothing and says so in the log."""
+    from tui_phone.ui.dialogs import Confirm
+
+    app = make_app(config())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        r = await asyncio.get_running_loop().run_in_executor(
+            None, request, app.server.path, {"mt": "SendSms", "num": "+19005551234", "text": "win"})
+        assert r["ok"] and "waiting for the user to confirm" in r.get("pending", ""), r
+        await until(pilot, lambda: isinstance(app.screen, Confirm), what="confirmation")
+        shown = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "Send a message to +19005551234?" in shown and "confirmation list" in shown, shown
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, Confirm), what="closed")
+        assert not app.state.messages

@@ -4,7 +4,7 @@ emergency and premium numbers), and how Phone.execute applies it when headless."
 
 import pytest
 
-from tui_phone.commands import PrepareCall, Source, StartCall
+from tui_phone.commands import PrepareCall, SendSms, Source, StartCall
 from tui_phone.config import parse
 from tui_phone.control import protocol
 from tui_phone.phone import Phone
@@ -41,9 +41,31 @@ def test_emergency_depends_on_the_default_region():
     assert needs_confirmation("911", DE) is not None and needs_confirmation("112", US) is not None
 
 
-@pytest.mark.parametrize("target", ["0112", "1200", "+12125550100", "+49112"])
+@pytest.mark.parametrize("target", ["1200", "+12125550100", "0911 123456", "09111234567", "+4991112345",
+                                    "0800 1234567"])
 def test_not_emergency_numbers(target):
+    """Nuremberg's 0911 area code with a subscriber number behind it is no emergency call."""
     assert needs_confirmation(target, US) is None
+    assert needs_confirmation(target, DE) is None
+    assert needs_confirmation("+49112", US) is None  # Germany's 112 is not reached from the US this way
+
+
+@pytest.mark.parametrize("target, reaches", [("0911", "911"), ("00911", "911"), ("011911", "911"), ("+911", "911"),
+                                             ("0112", "112"), ("9112", "112"), ("0999", "999"), ("tel:0911", "911"),
+                                             ("sip:00911@pbx.example.com", "911"), ("0911#", "911")])
+def test_an_unconfigured_line_prefix_in_front_of_an_emergency_number(target, reaches):
+    """Found by an outside probe: with no external_prefix configured, 0911, 00911 and 011911 dialled
+    unasked (a PBX's outside line 0 or 9, an international prefix in front of 911)."""
+    for config in (US, DE) if target != "011911" else (US,):  # 011 is the US international prefix
+        reason = needs_confirmation(target.removeprefix("tel:"), config)
+        assert reason is not None and reaches in reason, (target, reason)
+
+
+@pytest.mark.parametrize("target", ["999", "000"])
+def test_what_visitors_dial_is_asked_in_every_region(target):
+    """999 (UK) and 000 (Australia) are asked even in region US: a visitor dials them from habit."""
+    for config in (US, DE):
+        assert "emergency" in needs_confirmation(target, config)
 
 
 @pytest.mark.parametrize("target", ["+1911", "+1-911", "1911", "1 911", "+1 (911)", "011 1 911", "sip:1911@pbx",
@@ -221,3 +243,15 @@ async def test_adjust_does_not_bypass_the_policy(num):
 async def test_links_with_disguised_numbers_are_refused_headless(url):
     r = await Phone(US).open_link(url)
     assert not r.ok and r.kind == "refused" and r.error.startswith("refused: "), (url, r)
+
+
+async def test_a_message_from_outside_passes_the_dial_policy():
+    """Found by an outside probe: SendSms over the socket reached premium and service-code numbers."""
+    phone = Phone(US)
+    for to in ("+19005551234", "*72", "911"):
+        r = await phone.execute(SendSms(to, "hi"), Source.SOCKET)
+        assert not r.ok and r.kind == "refused" and r.error.startswith("refused: "), (to, r)
+    r = await phone.execute(SendSms("+19005551234", "hi"), Source.KEYBOARD)
+    assert r.error == "the SIP engine is not running"  # typed by the user: got past the policy
+    r = await phone.execute(SendSms("+12125550100", "hi"), Source.SOCKET)
+    assert r.error == "the SIP engine is not running"

@@ -4,7 +4,7 @@ write a message, accept a provisioning code."""
 
 from __future__ import annotations
 
-from ..commands import Result, StartCall
+from ..commands import Result, SendSms, StartCall
 from .dialogs import Compose, Confirm
 
 
@@ -19,21 +19,24 @@ class ScreenUi:
         self.app.notify(f"Press Enter to call {target}")
         return Result(True, pending="prefilled in the dialpad; the user presses Enter to call")
 
-    async def confirm(self, command: StartCall, reason: str) -> Result:
+    async def confirm(self, command: StartCall | SendSms, reason: str) -> Result:
         app = self.app
 
         async def decided(yes: bool | None) -> None:
             if yes:
-                if (await app.run_command(command)).ok:
+                if (await app.run_command(command)).ok and not sms:
                     from .panes import CallList
 
                     app.query_one(CallList).focus()
             else:
-                app.log_line("info", f"call to {command.target} cancelled by the user")
+                app.log_line("info", f"{what} {target} cancelled by the user")
 
+        sms = isinstance(command, SendSms)
+        what, target = ("message to", command.to) if sms else ("call to", command.target)
         app.bell()
-        app.push_screen(Confirm(f"Call {command.target}?", f"Asked from outside the keyboard: {reason}.",
-                                yes="Call"), decided)
+        app.push_screen(Confirm(f"Send a message to {target}?" if sms else f"Call {target}?",
+                                f"Asked from outside the keyboard: {reason}.", yes="Send" if sms else "Call"),
+                        decided)
         return Result(True, pending=f"waiting for the user to confirm: {reason}")
 
     async def compose_message(self, number: str) -> Result:
