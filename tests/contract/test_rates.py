@@ -232,3 +232,26 @@ def test_a_caller_who_never_gives_up_stops_ringing(headless):
         assert [d.final for d in sip.dialogs.values()] == [408] * 4
     settle(phone)
     phone.wait_for(lambda m: m["missed"] == 4, 5, "four missed calls in History")
+
+
+def test_a_slot_held_by_an_ended_call_is_explained(headless):
+    """Found by an outside probe: after hanging up a call the far end never answered, the phone said
+    'too many calls (1 in use…)' while it showed no call. pjsua keeps the slot until the INVITE
+    transaction ends (up to 32 s); the refusal now says so."""
+    import socket
+
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        phone = headless(direct("alice") + "[sip]\nmax_calls = 1\n")
+        target = f"sip:nobody@127.0.0.1:{silent.getsockname()[1]}"
+        first = phone.api({"mt": "StartCall", "sip": target})
+        assert first["ok"], first
+        assert phone.api({"mt": "DisconnectCall", "id": first["id"]})["ok"]
+        phone.wait_for(lambda m: not m["calls"], 5, "the call gone from the model")
+        again = phone.api({"mt": "StartCall", "sip": target})
+        assert not again["ok"] and again["kind"] == "busy", again
+        assert again["error"] == ("too many calls (1 in use, 1 of them calls that ended and that the SIP stack "
+                                  "finishes for up to 32 s; sip.max_calls is 1)"), again
+    finally:
+        silent.close()

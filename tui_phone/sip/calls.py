@@ -220,7 +220,7 @@ class Calls:
         if acc is None:
             return Result.fail(f"no account named {name!r}", "bad_input")
         uri = target_uri(cmd.target, acc.cfg)
-        refused = e.gate.capacity.refuse(e.gate.live_calls(), time.monotonic())
+        refused = e.gate.refuse()
         if refused is not None:
             return Result.fail(refused[1], "busy")
         cid = next(self.ids)

@@ -28,14 +28,18 @@ class Capacity:
         self._recent: deque[float] = deque()  # when calls were started or ended
         self.shed = 0  # calls turned away since start, for the log and the bench
 
-    def refuse(self, live: int, now: float) -> tuple[int, str] | None:
+    def refuse(self, live: int, now: float, ending: int = 0) -> tuple[int, str] | None:
         """(SIP code, reason) when a new call must be turned away, else None
-        (and the call is counted as started)."""
+        (and the call is counted as started). ``ending`` of the ``live`` calls
+        have ended for the user but still hold a slot (an unanswered call's
+        INVITE transaction runs up to 32 s after the hang-up)."""
         while self._recent and now - self._recent[0] > WINDOW:
             self._recent.popleft()
         if live >= self.max_calls:
             self.shed += 1
-            return 486, f"too many calls ({live} in use; sip.max_calls is {self.max_calls})"
+            held = (f"{live} in use, {ending} of them calls that ended and that the SIP stack finishes for up "
+                    "to 32 s" if ending else f"{live} in use")
+            return 486, f"too many calls ({held}; sip.max_calls is {self.max_calls})"
         if live + len(self._recent) >= self.slots:
             self.shed += 1
             return 503, "too many calls in a short time (try again in a few seconds)"

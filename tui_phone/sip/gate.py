@@ -43,6 +43,11 @@ class Gate:
         """Calls that hold one of pjsua's slots: ours, and ended ones pjsua still finishes."""
         return max(len(self.engine.calls), pjmodule.calls_in_use())
 
+    def refuse(self) -> tuple[int, str] | None:
+        """Whether a new call (either way) must be turned away now (``Capacity.refuse``)."""
+        live = self.live_calls()
+        return self.capacity.refuse(live, time.monotonic(), live - len(self.engine.calls))
+
     def screen(self, rq: pjmodule.RxRequest) -> bool:
         """The module hook: True when the request was answered (turned away) here."""
         if ";tag=" in rq.header("To").replace(" ", ""):
@@ -51,7 +56,7 @@ class Gate:
             return self._screen_subscribe(rq)
         if rq.method != "INVITE":
             return False
-        refused = self.capacity.refuse(self.live_calls(), time.monotonic())
+        refused = self.refuse()
         if refused is None:
             return False
         code, reason = refused
