@@ -5,6 +5,8 @@ config, codec order in the offered SDP."""
 import re
 import time
 
+import pytest
+
 from tests.contract.test_call_history import history
 from tests.peers import SCENARIOS, sipp_uac, sipp_uas
 from tests.phoneproc import direct
@@ -51,6 +53,21 @@ def test_unknown_method_gets_501(headless, sipp_dir):
     while "FOO request with 501" not in phone.stderr() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "answered a FOO request with 501 (unknown method)" in phone.stderr()
+
+
+@pytest.mark.parametrize("method, code", [("INFO", 481), ("UPDATE", 481), ("BYE", 481), ("PRACK", 481),
+                                          ("REFER", 501)])
+def test_a_dialog_method_outside_any_dialog_is_answered(headless, sipp_dir, tmp_path, method, code):
+    """Found by an outside probe: INFO and UPDATE outside a dialog got no answer (the sender
+    retransmitted for 32 s). They belong to a dialog that does not exist: 481; REFER outside a
+    call is not served: 501."""
+    phone = headless(direct("alice"))
+    scenario = tmp_path / f"uac-{method}.xml"
+    scenario.write_text((SCENARIOS / "uac-foo.xml").read_text().replace("FOO", method)
+                        .replace('<recv response="501"/>', f'<recv response="{code}"/>'))
+    uac = sipp_uac(sipp_dir, phone.sip_address, "alice", str(scenario), timeout=5)
+    assert uac.wait(10) == 0, uac.messages()[-2000:]
+    assert f"SIP/2.0 {code}" in uac.messages()
 
 
 def test_register_to_the_phone_gets_405_with_allow(headless, sipp_dir, tmp_path):

@@ -306,9 +306,8 @@ class PjEngine(Engine):
             cfg.logConfig.filename = self.log_path
         ep.libInit(cfg)
         pjmodule.register("mod-tui-phone-guard", pjmodule.PRIORITY_APPLICATION - 1, self.gate.screen)
-        self._unknown = UnknownMethods(lambda method, code: self.emit(Log(
-            "info", f"answered a {method} request with {code}{' (unknown method)' if code == 501 else ''}",
-            time.time())))
+        self._unknown = UnknownMethods(lambda method, code, why: self.emit(Log(
+            "info", f"answered a {method} request with {code} ({why})", time.time())))
         codecs.apply(ep, self.config.audio["codecs"])
         self._transports: dict[str, int] = {}
         first = self.config.accounts[0]
