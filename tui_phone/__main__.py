@@ -224,8 +224,9 @@ def cmd_status(args) -> int:
         return OK
     m = reply["model"]["dev:tui-phone"]["model"]
     for a in m["accounts"]:
-        state = ("direct (no registrar)" if a.get("direct") else "registered" if a["registered"]
-                 else f"unregistered {a['code']} {a['reason']}".rstrip())
+        from .store import registration_text
+
+        state = registration_text(not a.get("direct"), a["registered"], a["code"], a["reason"])
         print(f"account {a['name']} <{a['uri']}>: {state}")
     print(f"status: {m['status']}")
     vm = m.get("voicemail") or {}

@@ -30,7 +30,7 @@ from .events import (
     RemoteReason,
     Voicemail,
 )
-from .store import State
+from .store import State, registration_text
 
 
 def describe(event: Event) -> str | None:
@@ -41,7 +41,7 @@ def describe(event: Event) -> str | None:
         case RegState(account=a, registered=True):
             return f"account {a}: registered"
         case RegState(account=a, code=code, reason=reason):
-            return f"account {a}: unregistered ({code} {reason})".replace(" ()", "")
+            return f"account {a}: {registration_text(True, False, code, reason)}"
         case CallAdded(id=i, dir="i", sip=sip, dn=dn):
             return f"call {i}: incoming from {dn + ' ' if dn else ''}<{sip}>"
         case CallAdded(id=i, sip=sip):

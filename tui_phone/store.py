@@ -92,13 +92,20 @@ class Account:
 
     @property
     def status_text(self) -> str:
-        if not self.registrar:
-            return "direct (no registrar)"
-        if self.registered:
-            return "registered"
-        if self.code:
-            return f"unregistered: {self.code} {self.reason}".rstrip()
-        return "registering…"
+        return registration_text(bool(self.registrar), self.registered, self.code, self.reason)
+
+
+def registration_text(registrar: bool, registered: bool, code: int, reason: str) -> str:
+    """An account's registration as one phrase, the same in the status line, `tui-phone status`
+    and the headless log. A 2xx while not registered is the registrar confirming an
+    un-REGISTER: plain "unregistered", not the contradictory "unregistered: 200 OK"."""
+    if not registrar:
+        return "direct (no registrar)"
+    if registered:
+        return "registered"
+    if code and code // 100 != 2:
+        return f"unregistered: {code} {reason}".rstrip()
+    return "unregistered" if code else "registering…"
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def test_wrong_password_shows_reason_and_keeps_running(tmp_path, kamailio):
         assert not m["registered"] and m["accounts"][0]["reason"]
         assert phone.api({"mt": "GetState"})["ok"]  # still alive and answering
         r = phone.cli("status")
-        assert "unregistered 40" in r.stdout
+        assert "unregistered: 40" in r.stdout
 
 
 def test_unreachable_registrar_keeps_running(tmp_path):

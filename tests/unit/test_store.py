@@ -79,6 +79,9 @@ def test_registration():
     assert not s.registered and a.status_text == "unregistered: 401 Unauthorized"
     s = reduce(s, RegState("work", True, 200, "OK", 300))
     assert s.registered and s.accounts[0].status_text == "registered"
+    # the registrar confirming an un-REGISTER: not the contradictory "unregistered: 200 OK"
+    s = reduce(s, RegState("work", False, 200, "OK", 0))
+    assert s.accounts[0].status_text == "unregistered"
 
 
 def test_direct_account_counts_as_registered():
