@@ -49,7 +49,8 @@ IDLE_WAIT_S = 1.0  # longest block in libHandleEvents: bounds jobs pjsua2 posts 
 CLOCK_LINGER_S = 1.0  # the media clock runs on this long after the last call (pending port removals)
 BUSY_WAIT_S = 0.1  # the same with calls up (their RTP wakes the loop 50 times a second anyway)
 REGISTER_RETRY = 0.5  # seconds between tries while an earlier REGISTER is in flight
-SOUND_WAIT_S = 0.5  # the sound device starts once the first REGISTERs are answered, or this long after start
+SOUND_WAIT_S = 1.0  # the sound device starts at the latest this long after the engine (a slow registrar)
+SOUND_SETTLE_S = 0.25  # or this long after the first REGISTERs are answered (the UI draws "registered" first)
 
 
 def _needs_srv(registrar: str) -> bool:
@@ -85,7 +86,7 @@ class _Account(pj.Account):
         self.unregistering = False
         info = self.getInfo()
         ok = prm.code // 100 == 2 and info.regExpiresSec > 0
-        self.engine._first_reg.discard(self.cfg.name)
+        self.engine._registered_once(self.cfg.name)
         if ok:  # registered: no retry due
             self.engine._register_at.pop(self.cfg.name, None)
             self.engine._register_busy.discard(self.cfg.name)
@@ -216,12 +217,12 @@ class PjEngine(Engine):
         self._ready.set_result(True)
         ep = self.ep
         self._clock_on, self._clock_until = True, 0.0  # _init started the null sound device
-        self._sound_at = time.monotonic() + SOUND_WAIT_S
+        self._sound_at = time.monotonic() + (SOUND_WAIT_S if self._first_reg else SOUND_SETTLE_S)
         while not self._stop.is_set():
             ep.libHandleEvents(self._wait_ms())
             self._dead.clear()
-            if self.sound.pending and (not self._first_reg or time.monotonic() >= self._sound_at):
-                # after the REGISTERs: importing sounddevice and asking PortAudio takes 0.1-0.2 s
+            if self.sound.pending and time.monotonic() >= self._sound_at:
+                # not before the REGISTERs: importing sounddevice and asking PortAudio takes 0.05-0.2 s
                 self._guard(self.sound.start)
             self._guard(self._media_clock)
             if time.monotonic() >= self._sweep_at:
@@ -402,6 +403,13 @@ class PjEngine(Engine):
         if not acc.registrar:
             self.emit(RegState(acc.name, True, 0, "direct", 0))
         self.presence.publish(a, self.presence.chosen)
+
+    def _registered_once(self, name: str) -> None:
+        """An account's first REGISTER was answered: once all were, the sound device may start."""
+        if name in self._first_reg:
+            self._first_reg.discard(name)
+            if not self._first_reg:
+                self._sound_at = min(self._sound_at, time.monotonic() + SOUND_SETTLE_S)
 
     def _execute(self, command: Command) -> Result:
         self._guard(self.sound.start)  # a command before the REGISTERs were answered (a call, SetAudio)
