@@ -185,11 +185,11 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
         except RuntimeError as e:
             self.log_line("error", str(e))
             self.notify(str(e), severity="error", timeout=10)
-            return
-        finally:
-            self.query_one(ContactsPane).refresh_list()
-        self.ready.set()
-        if self.open_url:
+        else:
+            self.ready.set()
+        for pane in self.query(ContactsPane):  # none when the app is already closing
+            pane.refresh_list()
+        if self.open_url and self.ready.is_set():
             result = await self.phone.open_link(self.open_url, Source.LINK)
             if not result.ok:
                 self.notify(result.error or "link failed", severity="error", timeout=10)
