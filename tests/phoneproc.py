@@ -87,7 +87,8 @@ class HeadlessPhone:
         s.sendall(b'{"mt":"Subscribe"}\n')
         self._sub = s
         threading.Thread(target=self._read_updates, args=(s,), daemon=True).start()
-        self.wait_for(lambda m: True, 5, "the first ModelUpdate")
+        # started = the sound device decided too: the engine asks PortAudio a moment after the REGISTERs
+        self.wait_for(lambda m: m["audio"]["device"] or m["audio"]["note"], 5, "the sound device decided")
 
     def _read_updates(self, s: socket.socket) -> None:
         buf = b""

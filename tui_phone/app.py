@@ -139,7 +139,13 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
         yield LogPane(id="log", max_lines=500, markup=False, wrap=True)
         yield PhoneFooter()
 
+    def on_ready(self) -> None:
+        """The first frame is on the screen (Textual's Ready)."""
+        if not self._painted.done():
+            self._painted.set_result(None)
+
     async def on_mount(self) -> None:
+        self._painted = asyncio.get_running_loop().create_future()  # on_ready: the engine may start
         self._meter = self.set_interval(1 / 8, self._show_levels, pause=True)
         self._db_version: int | None = None
         self._db_stamp: list | None = None
@@ -171,14 +177,19 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
 
     @work(exclusive=True, group="engine")
     async def _start_engine(self) -> None:
+        """The engine starts right after the first frame is on the screen (issue 17:
+        nothing competes with the first paint); commands and links that come
+        earlier wait for it (``Phone.start``). Then the contacts list is read."""
         try:
-            await self.phone.start()
+            await self.phone.start(after=self._painted)
         except RuntimeError as e:
             self.log_line("error", str(e))
             self.notify(str(e), severity="error", timeout=10)
-            return
-        self.ready.set()
-        if self.open_url:
+        else:
+            self.ready.set()
+        for pane in self.query(ContactsPane):  # none when the app is already closing
+            pane.refresh_list()
+        if self.open_url and self.ready.is_set():
             result = await self.phone.open_link(self.open_url, Source.LINK)
             if not result.ok:
                 self.notify(result.error or "link failed", severity="error", timeout=10)

@@ -7,6 +7,7 @@ Logs one line per state change to stderr; stops cleanly on SIGINT/SIGTERM
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -68,16 +69,28 @@ def level_of(event: Event) -> str:
     return "warning" if isinstance(event, AudioState) else "info"
 
 
+def own_stderr():
+    """Our own handle on stderr: PortAudio's start (sounddevice, on the engine
+    thread) points fd 2 at /dev/null for a moment to hide ALSA's noise, and a
+    line written there meanwhile would be lost."""
+    try:
+        return open(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
+                    errors="backslashreplace")
+    except (AttributeError, OSError, ValueError):  # not a file (a test's capture): write to it as it is
+        return sys.stderr
+
+
 async def serve(config: Config, debug: bool = False) -> int:
     sip_log, app_log, debug_problem = debuglog.start(config) if debug else (None, None, "")
     if debug_problem:
         print(f"tui-phone: {debug_problem}", file=sys.stderr, flush=True)
     phone = Phone(config, log_path=sip_log)
+    err = own_stderr()
 
     def say(level: str, line: str, stamp: bool = True, text: str | None = None) -> None:
         """A line on stderr; with --debug also in the app log (as ``text`` when given)."""
         line = mask(line, phone.secrets)
-        print((time.strftime("%H:%M:%S ") if stamp else "") + line, file=sys.stderr, flush=True)
+        print((time.strftime("%H:%M:%S ") if stamp else "") + line, file=err, flush=True)
         if app_log is not None:
             app_log.write(level, text if text is not None else line.removeprefix("tui-phone: "))
 
@@ -120,6 +133,8 @@ async def serve(config: Config, debug: bool = False) -> int:
     finally:
         if app_log is not None:
             app_log.close()
+        if err is not sys.stderr:
+            err.close()
 
 
 async def _keep_books_in_sync(phone: Phone, say) -> None:

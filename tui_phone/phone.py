@@ -9,11 +9,10 @@ every source go through ``execute``; links through ``open_link``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 from dataclasses import replace
 import time
-from typing import Callable, Protocol
+from typing import Awaitable, Callable, Protocol
 
 from .commands import (
     ENGINE_COMMANDS,
@@ -115,23 +114,34 @@ class Phone:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ui: Ui | None = None
         self.running = False
-        self._starting: asyncio.Future | None = None
+        self._starting: asyncio.Task | None = None
+        self._start_begun = False  # the engine thread's start is under way (it cannot be called off)
         self._team_task: asyncio.Task | None = None
         self.team: list = []  # team Contacts from the directory
         self._contacts = None
         self.secrets = secrets_of(config)
 
     # ----- lifecycle ----------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, after: Awaitable | None = None) -> None:
+        """Start the engine, once ``after`` is done when given (the TUI's first
+        frame: nothing competes with it for the GIL). From this call on, a
+        command that needs the engine waits for it instead of failing, so a
+        link that arrives early is dialled as soon as the engine is up."""
         self.loop = asyncio.get_running_loop()
         # events arrive via call_soon_threadsafe from the engine thread, without the UI's context
         # (Textual's active app): work they start runs in the context the phone was started in
         self._context = contextvars.copy_context()
-        self._starting = self.loop.run_in_executor(None, self._start_engine)
+        self._starting = self.loop.create_task(self._start_after(after))
         await asyncio.shield(self._starting)  # a cancelled caller must not orphan the thread's start
-        self.running = True
         if self.config.team["source"]:
             self._team_task = self.loop.create_task(self._team_loop())
+
+    async def _start_after(self, after: Awaitable | None) -> None:
+        if after is not None:
+            await after
+        self._start_begun = True
+        await self.loop.run_in_executor(None, self._start_engine)
+        self.running = True  # before any command waiting in execute() resumes
 
     def _start_engine(self) -> None:  # in a worker thread: importing pjsua2 never blocks the UI
         if self.engine is None:
@@ -186,8 +196,9 @@ class Phone:
         if self._team_task is not None:
             self._team_task.cancel()
         if self._starting is not None:
-            with contextlib.suppress(Exception):
-                await self._starting
+            if not self._start_begun:  # stopped before the first frame: the engine never starts
+                self._starting.cancel()
+            await asyncio.wait([self._starting])  # a start under way finishes first (its thread can't be cut)
         if self.engine is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.engine.stop)
 
@@ -331,10 +342,9 @@ class Phone:
             return Result(True, command.id)
         if isinstance(command, ENGINE_COMMANDS):
             if not self.running and self._starting is not None and not self._starting.done():
-                try:  # typed while the engine starts (the account shows ready a moment before): wait for it
-                    await asyncio.shield(self._starting)
-                except Exception:  # noqa: BLE001 - start() reports why; the command fails below
-                    pass
+                # typed, or a link handed over, before the engine is up: it waits for it (start()
+                # reports a failure; the command then fails below)
+                await asyncio.wait([self._starting])
             if not self.running:
                 return Result.fail("the SIP engine is not running", "busy")
             result = await asyncio.wrap_future(self.engine.submit(command))

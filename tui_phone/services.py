@@ -13,13 +13,16 @@ from .phone import Phone
 
 class Services:
     def __init__(self, phone: Phone):
-        from .control.http import HttpListener
         from .notify import Notifier
 
         config = phone.config
         self.phone = phone
         self.control = ControlServer(phone, socket_path(config.control["socket"]))
-        self.http = HttpListener(phone) if config.http["enabled"] else None
+        self.http = None
+        if config.http["enabled"]:  # imported only then: it is 25 ms of the TUI's first paint
+            from .control.http import HttpListener
+
+            self.http = HttpListener(phone)
         notifier = Notifier(phone)
         self.notifier = notifier if notifier.enabled else None
         self._closed = False

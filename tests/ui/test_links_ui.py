@@ -42,6 +42,37 @@ async def test_prepare_call_prefills_and_enter_dials(sipp_dir):
     assert uas.wait(10) == 0
 
 
+async def test_a_link_handed_over_before_the_engine_is_up_is_dialled_once_it_is(sipp_dir):
+    """The control socket is served before the first frame, the engine starts after it: a link that
+    comes in between waits for the engine (its reply too) and is dialled as soon as the engine is up."""
+    uas = sipp_uas(sipp_dir, scenario="uas-fast")
+    app = make_app(config(f'proxy = "sip:127.0.0.1:{uas.port}"\n'))
+    release = asyncio.Event()
+    start = app.phone.start
+
+    async def start_when_released(after=None):  # the real start, held back until the link is in
+        async def painted_and_released():
+            await after
+            await release.wait()
+
+        await start(after=painted_and_released())
+
+    app.phone.start = start_when_released
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.server.path.exists, what="the control socket")
+        reply = asyncio.ensure_future(api(app, {"mt": "OpenUrl", "url": "tel:200", "src": "early"}))
+        await pilot.pause(0.5)
+        assert not reply.done() and app.phone.engine is None and not app.state.calls  # waiting, not refused
+        release.set()
+        r = await asyncio.wait_for(reply, 15)
+        assert r["ok"] and r["src"] == "early", r
+        await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
+                    what="Connected")
+        assert len(app.state.calls) == 1  # dialled once
+        await pilot.press("h")
+    assert uas.wait(10) == 0
+
+
 async def test_dialpad_link_prefills():
     app, engine = scripted_app()
     async with app.run_test(size=(100, 30)) as pilot:

@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Awaitable, Callable
 
 from ..commands import Command, Result, Source
 from ..config import Config
@@ -159,10 +159,13 @@ class RemotePhone:
         self._applied = 0.0  # loop time of the last apply
 
     # ----- lifecycle ----------------------------------------------------------
-    async def start(self, timeout: float = 10) -> None:
-        """Connect and take the first model; RuntimeError with a sentence when nobody answers."""
+    async def start(self, after: Awaitable | None = None, timeout: float = 10) -> None:
+        """Connect (once ``after`` is done, when given) and take the first model;
+        RuntimeError with a sentence when nobody answers."""
         self.loop = asyncio.get_running_loop()
         try:
+            if after is not None:
+                await after
             await self._attach(timeout)
         finally:
             self._started.set()

@@ -49,6 +49,8 @@ IDLE_WAIT_S = 1.0  # longest block in libHandleEvents: bounds jobs pjsua2 posts 
 CLOCK_LINGER_S = 1.0  # the media clock runs on this long after the last call (pending port removals)
 BUSY_WAIT_S = 0.1  # the same with calls up (their RTP wakes the loop 50 times a second anyway)
 REGISTER_RETRY = 0.5  # seconds between tries while an earlier REGISTER is in flight
+SOUND_WAIT_S = 1.0  # the sound device starts at the latest this long after the engine (a slow registrar)
+SOUND_SETTLE_S = 0.25  # or this long after the first REGISTERs are answered (the UI draws "registered" first)
 
 
 def _needs_srv(registrar: str) -> bool:
@@ -84,12 +86,14 @@ class _Account(pj.Account):
         self.unregistering = False
         info = self.getInfo()
         ok = prm.code // 100 == 2 and info.regExpiresSec > 0
+        self.engine._registered_once(self.cfg.name)
         if ok:  # registered: no retry due
             self.engine._register_at.pop(self.cfg.name, None)
             self.engine._register_busy.discard(self.cfg.name)
         self.engine.emit(RegState(self.cfg.name, ok, prm.code, prm.reason, info.regExpiresSec))
 
     def onIncomingCall(self, prm):
+        self.engine._guard(self.engine.sound.start)  # a call before the REGISTERs were answered
         self.engine._guard(self.engine.calls.incoming, self, prm)
 
     def onInstantMessage(self, prm):
@@ -122,6 +126,8 @@ class PjEngine(Engine):
         self._probes: dict = {}  # account name → RegistrarProbe (UDP registrars)
         self._register_at: dict[str, float] = {}  # account name → when to REGISTER again (registrar is back)
         self._register_busy: set[str] = set()  # accounts told once that a REGISTER is still in flight
+        self._first_reg: set[str] = set()  # accounts whose first REGISTER awaits its answer
+        self._sound_at = 0.0  # when the sound device starts at the latest
         self._unknown = None  # the 501 module for unknown methods
         self.gate = gate.Gate(self)
         self.calls = calls.Calls(self)
@@ -212,9 +218,13 @@ class PjEngine(Engine):
         self._ready.set_result(True)
         ep = self.ep
         self._clock_on, self._clock_until = True, 0.0  # _init started the null sound device
+        self._sound_at = time.monotonic() + (SOUND_WAIT_S if self._first_reg else SOUND_SETTLE_S)
         while not self._stop.is_set():
             ep.libHandleEvents(self._wait_ms())
             self._dead.clear()
+            if self.sound.pending and time.monotonic() >= self._sound_at:
+                # not before the REGISTERs: importing sounddevice and asking PortAudio takes 0.05-0.2 s
+                self._guard(self.sound.start)
             self._guard(self._media_clock)
             if time.monotonic() >= self._sweep_at:
                 self._sweep_at = time.monotonic() + 1.0
@@ -257,6 +267,8 @@ class PjEngine(Engine):
             due.append(self.sound.check_due())
         if self._clock_on:
             due.append(self._clock_until)
+        if self.sound.pending:
+            due.append(self._sound_at)
         return max(1, min(int((min(due) - now) * 1000) + 1, int(IDLE_WAIT_S * 1000)))
 
     def _media_clock(self) -> None:
@@ -329,9 +341,9 @@ class PjEngine(Engine):
             udp = ep.transportGetInfo(self._transports["udp"]).localName
             host, port = udp.rsplit(":", 1)
             self._wake_to = ("127.0.0.1" if host in ("0.0.0.0", "") else host, int(port))
+        self._first_reg = {acc.name for acc in self.config.accounts if acc.registrar}
         for acc in self.config.accounts:
             self._add_account(acc)
-        self._guard(self.sound.start)  # after the REGISTERs are on their way: PortAudio takes ~0.2 s to start
 
     @staticmethod
     def _tls(tc, acc: AccountConfig) -> None:
@@ -392,7 +404,15 @@ class PjEngine(Engine):
             self.emit(RegState(acc.name, True, 0, "direct", 0))
         self.presence.publish(a, self.presence.chosen)
 
+    def _registered_once(self, name: str) -> None:
+        """An account's first REGISTER was answered: once all were, the sound device may start."""
+        if name in self._first_reg:
+            self._first_reg.discard(name)
+            if not self._first_reg:
+                self._sound_at = min(self._sound_at, time.monotonic() + SOUND_SETTLE_S)
+
     def _execute(self, command: Command) -> Result:
+        self._guard(self.sound.start)  # a command before the REGISTERs were answered (a call, SetAudio)
         handler = self._handlers.get(type(command))
         if handler is None:
             return Result.fail(f"{type(command).__name__} is not a SIP command", "bad_input")

@@ -23,6 +23,7 @@ class Sound:
         self.engine = engine
         self.bridge = None  # AudioBridge; None means the null device
         self.due = False  # the calls changed: recompute streams and tone
+        self.pending = True  # start() has not run yet (the engine runs it after the first REGISTERs)
         self._check_at = 0.0
 
     def check_due(self) -> float:
@@ -31,7 +32,11 @@ class Sound:
 
     def start(self) -> None:
         """The bridge's ports (device streams open only during calls); None
-        means the null device: calls connect without sound, and the UI says why once."""
+        means the null device: calls connect without sound, and the UI says why once.
+        Runs once; later calls do nothing."""
+        if not self.pending:
+            return
+        self.pending = False
         from .audio import AudioBridge
 
         self.bridge = AudioBridge.create(self.engine.config.audio)

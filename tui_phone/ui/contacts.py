@@ -75,8 +75,7 @@ class ContactsPane(Vertical):
         self.limit = 0  # rows asked for: the visible ones and a margin, more as the cursor goes down
         self.renders = 0
         self._wanted: tuple[str, int] | None = None  # the newest search asked for
-        self._searching = False
-        self.refresh_list()
+        self._searching = False  # the app fills the list once the engine is up (first paint first)
 
     def _search(self) -> None:
         if self.is_mounted:
