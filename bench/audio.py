@@ -42,7 +42,7 @@ PulseAudio (tests/peers.py ``Pulse``: null sinks, private socket, PULSE_SERVER),
    is reported. A real sound card would spread them between those steps.
 
 3. The real phone (part ``phone``): ``tui-phone --headless`` (tests/phoneproc.py HeadlessPhone, default
-   devices on the same PulseAudio: speaker ``spk``, microphone ``mic.monitor``) calls the same baresip for
+   devices on the same PulseAudio: speaker ``spk``, microphone ``--mic``) calls the same baresip for
    ``--seconds``. CPU from /proc/<pid>/stat (utime+stime, all threads) over ``--idle`` s with no call, over the
    first 3 s from StartCall (set-up and the device streams' start; in 0.5 s steps too) and over the rest;
    ``phone_cpu_above_idle`` is the whole call (start included) minus idle. ``phone_rss_mb`` = VmRSS at the end
@@ -53,6 +53,14 @@ PulseAudio (tests/peers.py ``Pulse``: null sinks, private socket, PULSE_SERVER),
    baresip has no ``pulse`` module), and ``phone_vs_baresip`` = phone / that. ``baresip_aubridge_cpu_call_rest``
    is the baresip at the other end of the phone's call, whose audio is ``aubridge`` (no device at all): not
    the same work, printed for comparison with older figures. ``loadavg`` is /proc/loadavg at the end.
+   The microphone (``--mic``): ``source`` (default) is ``module-sine-source``, a source clocked like a sound
+   card's input; ``monitor`` is ``mic.monitor``, the monitor of a null sink nobody plays into (what the tests
+   record from, and what this bench used before). The first 3 s differ, and this is why (issue 17's spike,
+   profiled with perf): a null sink with no client renders in 2 s blocks (module-null-sink's maximum latency),
+   so its monitor delivers nothing until the current block ends, 0-2 s after the capture stream starts; all
+   that time PortAudio's ALSA thread spins in poll() on the pulse plugin's ever-ready pipe (~100 % of a core;
+   the same with a plain sounddevice.RawInputStream and no pjsua2, and with latency="high"). A clocked source
+   (sine, null-source) or a monitor another client already records from delivers at once: no spin.
 
 Measured 2026-11-23 on the 2-core test VM, three runs of ``--seconds 60 --clicks 20``: in-process CPU above idle
 3.05 / 1.72 / 1.6 % (above idle-with-streams 0.9 / - / 0.23), drops+late 0.067 / 0 / 0 %; click delay through
@@ -401,17 +409,20 @@ def start_device_baresip(work: Path, tone: Path):
     return dev, peer
 
 
-def measure_phone(pulse, work: Path, bob, seconds: float, idle_seconds: float, tone: Path) -> dict:
+MICS = {"monitor": "mic.monitor", "source": "micsrc"}  # --mic: what the phone records (see the docstring)
+
+
+def measure_phone(pulse, work: Path, bob, seconds: float, idle_seconds: float, tone: Path, mic: str) -> dict:
     from tests.phoneproc import HeadlessPhone, direct
 
-    pulse.set_defaults("spk", "mic.monitor")
-    res: dict = {}
+    if mic == "source":
+        pulse.pactl("load-module", "module-sine-source", "source_name=micsrc", "rate=48000", "frequency=440")
+    pulse.set_defaults("spk", MICS[mic])
+    res: dict = {"phone_mic": MICS[mic]}
     phone = HeadlessPhone(work, direct("alice"), "phone", env=pulse.env).start()
     ref = refpeer = None
     try:
         pid = phone.proc.pid
-        # the device baresip's call is up before the phone's, so its own start is out of every window below
-        ref, refpeer = start_device_baresip(work, tone)
         time.sleep(1.0)  # let start-up (registration probes, first model updates) settle
         res["phone_audio"] = phone.model.get("audio")
         res["phone_rss_idle_mb"] = round(proc_mem_mb(pid, "VmRSS"), 1)
@@ -438,6 +449,10 @@ def measure_phone(pulse, work: Path, bob, seconds: float, idle_seconds: float, t
         # after the start: the phone, the device baresip and the aubridge baresip at the other end of the
         # phone's call, all over the same window
         hz = os.sysconf("SC_CLK_TCK")
+        # the reference starts only now: a client already playing and recording on the same PulseAudio changes
+        # what the phone's device start costs (see --mic); 2 s for its own start before the window
+        ref, refpeer = start_device_baresip(work, tone)
+        time.sleep(2.0)
         pids = {"phone": pid, "ref": ref.proc.pid, "bob": bob.proc.pid}
         t1, c1 = time.monotonic(), {k: proc_cpu_ticks(p) for k, p in pids.items()}
         time.sleep(max(seconds - 3.0, 1.0))
@@ -562,7 +577,7 @@ def measure_call(owner, pj, Call, pulse, work: Path, bob, seconds: float, idle_s
 PARTS = ("call", "latency", "phone")
 
 
-def run(seconds: float, idle_seconds: float = 5.0, clicks: int = 10, parts=PARTS) -> dict:
+def run(seconds: float, idle_seconds: float = 5.0, clicks: int = 10, parts=PARTS, mic: str = "source") -> dict:
     from tests.peers import Baresip, Pulse, baresip_account, make_tone_wav
 
     work = Path(tempfile.mkdtemp(prefix="tui-audio-"))
@@ -586,7 +601,7 @@ def run(seconds: float, idle_seconds: float = 5.0, clicks: int = 10, parts=PARTS
         if "latency" in parts and clicks:
             res.update(measure_latency(owner, pulse, work, clicks))
         if "phone" in parts:
-            res.update(measure_phone(pulse, work, bob, seconds, idle_seconds, tone))
+            res.update(measure_phone(pulse, work, bob, seconds, idle_seconds, tone, mic))
         res["ok"] = bool(res.get("call_ok", "call" not in parts)
                          and ("latency" not in parts or not clicks or "latency_added_ms" in res)
                          and ("phone" not in parts or res.get("phone_call_state") == "Connected"))
@@ -630,12 +645,15 @@ def main() -> int:
     ap.add_argument("--parts", default=",".join(PARTS),
                     help="comma-separated, of: call (in-process bridge + call), latency (click loop), "
                          "phone (the real tui-phone process); default all")
+    ap.add_argument("--mic", choices=sorted(MICS), default="source",
+                    help="the phone part's microphone: source = a clocked PulseAudio source (a sine, like a sound "
+                         "card's input; default), monitor = the monitor of an idle null sink (what the tests use)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     parts = tuple(p.strip() for p in a.parts.split(",") if p.strip())
     if not parts or set(parts) - set(PARTS):
         ap.error(f"--parts: choose from {', '.join(PARTS)}")
-    res = run(a.seconds, a.idle, a.clicks, parts)
+    res = run(a.seconds, a.idle, a.clicks, parts, a.mic)
     if a.json:
         print(json.dumps(res))
     else:
