@@ -273,6 +273,8 @@ class PjEngine(Engine):
             self._clock_on = want
             devices = self.ep.audDevManager()
             devices.setNullDev() if want else devices.setNoDev()
+            if not want and self.sound.bridge is not None:
+                self.sound.bridge.clock.forget()  # setNoDev joined the clock thread
 
     def _init(self) -> None:
         self.ep = ep = pj.Endpoint()
