@@ -42,11 +42,25 @@ PulseAudio (tests/peers.py ``Pulse``: null sinks, private socket, PULSE_SERVER),
    is reported. A real sound card would spread them between those steps.
 
 3. The real phone (part ``phone``): ``tui-phone --headless`` (tests/phoneproc.py HeadlessPhone, default
-   devices on the same PulseAudio: speaker ``spk``, microphone ``mic.monitor``) calls the same baresip for
+   devices on the same PulseAudio: speaker ``spk``, microphone ``--mic``) calls the same baresip for
    ``--seconds``. CPU from /proc/<pid>/stat (utime+stime, all threads) over ``--idle`` s with no call, over the
-   first 3 s of the call (the engine starts the device streams with each call) and over the rest;
+   first 3 s from StartCall (set-up and the device streams' start; in 0.5 s steps too) and over the rest;
    ``phone_cpu_above_idle`` is the whole call (start included) minus idle. ``phone_rss_mb`` = VmRSS at the end
-   of the call, ``phone_hwm_mb`` = VmHWM.
+   of the call, ``phone_hwm_mb`` = VmHWM, ``phone_rss_idle_mb`` = VmRSS before it.
+   The reference (issue 17), over the same window after the first 3 s: ``baresip_device_cpu_call_rest``, a
+   baresip doing the phone's work, in a call (to a second, aubridge baresip) playing and capturing through the
+   same PulseAudio (its ``alsa`` module on the pulse ALSA plugin at 16 kHz, as the phone's streams; the Debian
+   baresip has no ``pulse`` module), and ``phone_vs_baresip`` = phone / that. ``baresip_aubridge_cpu_call_rest``
+   is the baresip at the other end of the phone's call, whose audio is ``aubridge`` (no device at all): not
+   the same work, printed for comparison with older figures. ``loadavg`` is /proc/loadavg at the end.
+   The microphone (``--mic``): ``source`` (default) is ``module-sine-source``, a source clocked like a sound
+   card's input; ``monitor`` is ``mic.monitor``, the monitor of a null sink nobody plays into (what the tests
+   record from, and what this bench used before). The first 3 s differ, and this is why (issue 17's spike,
+   profiled with perf): a null sink with no client renders in 2 s blocks (module-null-sink's maximum latency),
+   so its monitor delivers nothing until the current block ends, 0-2 s after the capture stream starts; all
+   that time PortAudio's ALSA thread spins in poll() on the pulse plugin's ever-ready pipe (~100 % of a core;
+   the same with a plain sounddevice.RawInputStream and no pjsua2, and with latency="high"). A clocked source
+   (sine, null-source) or a monitor another client already records from delivers at once: no spin.
 
 Measured 2026-11-23 on the 2-core test VM, three runs of ``--seconds 60 --clicks 20``: in-process CPU above idle
 3.05 / 1.72 / 1.6 % (above idle-with-streams 0.9 / - / 0.23), drops+late 0.067 / 0 / 0 %; click delay through
@@ -378,32 +392,79 @@ def measure_latency(owner, pulse, work: Path, n: int) -> dict:
 
 
 # ------------------------------------------------------------------ the real tui-phone process
-def measure_phone(pulse, work: Path, bob, seconds: float, idle_seconds: float) -> dict:
+def start_device_baresip(work: Path, tone: Path):
+    """The reference that does the phone's work (issue 17): a baresip in a call whose audio goes through a real
+    device on the same PulseAudio (its ``alsa`` module on the pulse ALSA plugin, 16 kHz like the phone's
+    streams: ``ausrc_srate``/``auplay_srate``), called by it into a second, aubridge baresip. Returns
+    (device baresip, its peer) with the call established."""
+    from tests.peers import Baresip, baresip_account
+
+    peer = Baresip(work / "refpeer", baresip_account("refpeer"), tone_wav=tone, rtp_ports=(43000, 43499)).start()
+    dev = Baresip(work / "refdev", baresip_account("refdev"), rtp_ports=(43500, 43999), device="alsa,pulse",
+                  extra_config="ausrc_srate     16000\nauplay_srate    16000").start()
+    r = dev.dial(peer.uri)
+    if not r.get("ok"):
+        raise RuntimeError(f"device baresip dial: {r}")
+    dev.wait_event("CALL_ESTABLISHED", 10)
+    return dev, peer
+
+
+MICS = {"monitor": "mic.monitor", "source": "micsrc"}  # --mic: what the phone records (see the docstring)
+
+
+def measure_phone(pulse, work: Path, bob, seconds: float, idle_seconds: float, tone: Path, mic: str) -> dict:
     from tests.phoneproc import HeadlessPhone, direct
 
-    pulse.set_defaults("spk", "mic.monitor")
-    res: dict = {}
+    if mic == "source":
+        pulse.pactl("load-module", "module-sine-source", "source_name=micsrc", "rate=48000", "frequency=440")
+    pulse.set_defaults("spk", MICS[mic])
+    res: dict = {"phone_mic": MICS[mic]}
     phone = HeadlessPhone(work, direct("alice"), "phone", env=pulse.env).start()
+    ref = refpeer = None
     try:
         pid = phone.proc.pid
         time.sleep(1.0)  # let start-up (registration probes, first model updates) settle
         res["phone_audio"] = phone.model.get("audio")
+        res["phone_rss_idle_mb"] = round(proc_mem_mb(pid, "VmRSS"), 1)
         res["phone_cpu_idle"] = round(proc_cpu_over(pid, idle_seconds), 2)
         t0, c0 = time.monotonic(), proc_cpu_ticks(pid)
         r = phone.api({"mt": "StartCall", "sip": bob.uri})
         if not r.get("ok"):
             raise RuntimeError(f"StartCall: {r}")
-        phone.wait_call_state("Connected", 10, r["id"])
-        head = max(0.0, 3.0 - (time.monotonic() - t0))
-        res["phone_cpu_call_first_3s"] = round(proc_cpu_over(pid, head), 2) if head else None
-        # after the start: the phone and baresip (the other end of the same call) over the same window
+        # the first 3 s from StartCall (call set-up and device start included), in 0.5 s steps: a window that
+        # began only at "Connected" was as short as the set-up left of 3 s, and one 10 ms tick in 0.2 s is 5 %
+        connected: list[float] = []
+        waiter = threading.Thread(target=lambda: (phone.wait_call_state("Connected", 10, r["id"]),
+                                                  connected.append(time.monotonic())), daemon=True)
+        waiter.start()
+        steps = []
+        while (left := 3.0 - (time.monotonic() - t0)) > 0:
+            steps.append(round(proc_cpu_over(pid, min(0.5, left)), 1))
+        res["phone_cpu_call_first_3s"] = round(100.0 * (proc_cpu_ticks(pid) - c0) / os.sysconf("SC_CLK_TCK")
+                                               / (time.monotonic() - t0), 2)
+        res["phone_cpu_call_first_3s_steps"] = steps
+        waiter.join(10)
+        phone.wait_call_state("Connected", 1, r["id"])  # raises if it never connected
+        res["phone_setup_s"] = round(connected[0] - t0, 2) if connected else None  # StartCall -> Connected
+        # after the start: the phone, the device baresip and the aubridge baresip at the other end of the
+        # phone's call, all over the same window
         hz = os.sysconf("SC_CLK_TCK")
-        t1, p1, b1 = time.monotonic(), proc_cpu_ticks(pid), proc_cpu_ticks(bob.proc.pid)
+        # the reference starts only now: a client already playing and recording on the same PulseAudio changes
+        # what the phone's device start costs (see --mic); 2 s for its own start before the window
+        ref, refpeer = start_device_baresip(work, tone)
+        time.sleep(2.0)
+        pids = {"phone": pid, "ref": ref.proc.pid, "bob": bob.proc.pid}
+        t1, c1 = time.monotonic(), {k: proc_cpu_ticks(p) for k, p in pids.items()}
         time.sleep(max(seconds - 3.0, 1.0))
         span = time.monotonic() - t1
-        res["phone_cpu_call_rest"] = round(100.0 * (proc_cpu_ticks(pid) - p1) / hz / span, 2)
-        res["baresip_cpu_call_rest"] = round(100.0 * (proc_cpu_ticks(bob.proc.pid) - b1) / hz / span, 2)
-        res["phone_vs_baresip"] = round(res["phone_cpu_call_rest"] / max(res["baresip_cpu_call_rest"], 0.01), 2)
+        rest = {k: round(100.0 * (proc_cpu_ticks(p) - c1[k]) / hz / span, 2) for k, p in pids.items()}
+        res["phone_cpu_call_rest"] = rest["phone"]
+        res["baresip_device_cpu_call_rest"] = rest["ref"]
+        res["baresip_device_rss_mb"] = round(proc_mem_mb(ref.proc.pid, "VmRSS"), 1)
+        res["baresip_aubridge_cpu_call_rest"] = rest["bob"]
+        res["phone_vs_baresip"] = round(rest["phone"] / max(rest["ref"], 0.01), 2)
+        res["phone_vs_baresip_aubridge"] = round(rest["phone"] / max(rest["bob"], 0.01), 2)
+        res["loadavg"] = Path("/proc/loadavg").read_text().split()[:3]
         res["phone_call_seconds"] = round(time.monotonic() - t0, 1)
         res["phone_cpu_call"] = round(100.0 * (proc_cpu_ticks(pid) - c0) / hz / (time.monotonic() - t0), 2)
         res["phone_cpu_above_idle"] = round(res["phone_cpu_call"] - res["phone_cpu_idle"], 2)
@@ -417,6 +478,9 @@ def measure_phone(pulse, work: Path, bob, seconds: float, idle_seconds: float) -
             pass
     finally:
         phone.stop()
+        for b in (ref, refpeer):
+            if b:
+                b.stop()
     return res
 
 
@@ -513,7 +577,7 @@ def measure_call(owner, pj, Call, pulse, work: Path, bob, seconds: float, idle_s
 PARTS = ("call", "latency", "phone")
 
 
-def run(seconds: float, idle_seconds: float = 5.0, clicks: int = 10, parts=PARTS) -> dict:
+def run(seconds: float, idle_seconds: float = 5.0, clicks: int = 10, parts=PARTS, mic: str = "source") -> dict:
     from tests.peers import Baresip, Pulse, baresip_account, make_tone_wav
 
     work = Path(tempfile.mkdtemp(prefix="tui-audio-"))
@@ -537,7 +601,7 @@ def run(seconds: float, idle_seconds: float = 5.0, clicks: int = 10, parts=PARTS
         if "latency" in parts and clicks:
             res.update(measure_latency(owner, pulse, work, clicks))
         if "phone" in parts:
-            res.update(measure_phone(pulse, work, bob, seconds, idle_seconds))
+            res.update(measure_phone(pulse, work, bob, seconds, idle_seconds, tone, mic))
         res["ok"] = bool(res.get("call_ok", "call" not in parts)
                          and ("latency" not in parts or not clicks or "latency_added_ms" in res)
                          and ("phone" not in parts or res.get("phone_call_state") == "Connected"))
@@ -556,9 +620,13 @@ SUMMARY = [  # (key, label, issue 7 limit or None)
     ("phone_cpu_above_idle", "CPU above idle, tui-phone process, whole call (% core)", 3.0),
     ("phone_cpu_call_first_3s", "  of which the first 3 s of the call (% core)", None),
     ("phone_cpu_call_rest", "  and the rest of the call (% core)", None),
-    ("baresip_cpu_call_rest", "  baresip, the other end, same window (% core)", None),
-    ("phone_vs_baresip", "  ratio tui-phone / baresip (issue 17 goal 1.5)", 1.5),
+    ("baresip_device_cpu_call_rest", "  baresip in a call through the same PulseAudio, same window (% core)", None),
+    ("phone_vs_baresip", "  ratio tui-phone / device baresip (issue 17 goal 1.5)", 1.5),
+    ("baresip_aubridge_cpu_call_rest", "  baresip aubridge (no device), the phone's far end (% core)", None),
+    ("phone_vs_baresip_aubridge", "  ratio tui-phone / aubridge baresip (not the same work)", None),
     ("phone_rss_mb", "RSS at the end of the call, tui-phone process (MB; goal 50)", 50.0),
+    ("baresip_device_rss_mb", "  RSS of the device baresip (MB)", None),
+    ("phone_rss_idle_mb", "RSS before the call, tui-phone process (MB)", None),
     ("drop_late_pct", "dropped/late frames during the call (%)", 0.1),
     ("latency_added_ms", "added latency of the bridge (ms)", 20.0),
     ("latency_bridge_ms", "  click delay through the bridge (ms)", None),
@@ -577,12 +645,15 @@ def main() -> int:
     ap.add_argument("--parts", default=",".join(PARTS),
                     help="comma-separated, of: call (in-process bridge + call), latency (click loop), "
                          "phone (the real tui-phone process); default all")
+    ap.add_argument("--mic", choices=sorted(MICS), default="source",
+                    help="the phone part's microphone: source = a clocked PulseAudio source (a sine, like a sound "
+                         "card's input; default), monitor = the monitor of an idle null sink (what the tests use)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     parts = tuple(p.strip() for p in a.parts.split(",") if p.strip())
     if not parts or set(parts) - set(PARTS):
         ap.error(f"--parts: choose from {', '.join(PARTS)}")
-    res = run(a.seconds, a.idle, a.clicks, parts)
+    res = run(a.seconds, a.idle, a.clicks, parts, a.mic)
     if a.json:
         print(json.dumps(res))
     else:

@@ -453,15 +453,15 @@ _BARESIP_CFG = """poll_method     epoll
 sip_listen      127.0.0.1:{sip_port}
 net_interface   127.0.0.1
 sip_trans_def   udp
-audio_player    aubridge,null
-audio_source    aufile,{tone}
+audio_player    {player}
+audio_source    {source}
 audio_alert     aubridge,null
 rtp_ports       {rtp_lo}-{rtp_hi}
 module_path     /usr/lib/baresip/modules
 module          g711.so
 module          aubridge.so
 module          aufile.so
-module_tmp      account.so
+{device_module}module_tmp      account.so
 module_app      menu.so
 module_app      ctrl_tcp.so
 ctrl_tcp_listen 127.0.0.1:{ctrl_port}
@@ -502,7 +502,7 @@ class Baresip(_Daemon):
 
     def __init__(self, workdir, account_line: str, sip_port: int | None = None, ctrl_port: int | None = None,
                  tone_wav=None, rtp_ports: tuple[int, int] = (42000, 42999), extra_config: str = "",
-                 sip_trace: bool = False):
+                 sip_trace: bool = False, device: str = ""):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.account_line = account_line
@@ -513,6 +513,7 @@ class Baresip(_Daemon):
         self.rtp_ports = rtp_ports
         self.extra_config = extra_config
         self.sip_trace = sip_trace
+        self.device = device  # e.g. "alsa,pulse": play and capture through a real device instead of aubridge/aufile
         self.log_path = self.workdir / "baresip.log"
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
@@ -553,8 +554,12 @@ class Baresip(_Daemon):
         return self
 
     def _write_config(self) -> None:
-        cfg = _BARESIP_CFG.format(sip_port=self.sip_port, tone=self.tone_wav.resolve(), rtp_lo=self.rtp_ports[0],
-                                  rtp_hi=self.rtp_ports[1], ctrl_port=self.ctrl_port, extra=self.extra_config)
+        dev = self.device
+        cfg = _BARESIP_CFG.format(sip_port=self.sip_port, player=dev or "aubridge,null",
+                                  source=dev or f"aufile,{self.tone_wav.resolve()}",
+                                  device_module=f"module          {dev.split(',')[0]}.so\n" if dev else "",
+                                  rtp_lo=self.rtp_ports[0], rtp_hi=self.rtp_ports[1], ctrl_port=self.ctrl_port,
+                                  extra=self.extra_config)
         (self.workdir / "config").write_text(cfg)
         (self.workdir / "accounts").write_text(self.account_line + "\n")
 

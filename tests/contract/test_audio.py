@@ -45,6 +45,71 @@ def test_bytevector_fast_path():
     assert audio._read_bv is audio._read_bv_ctypes  # ~2 us instead of ~300 us per 20 ms frame
 
 
+def test_bytevector_writer_fills_the_frame():
+    import pjsua2 as pj
+
+    from tui_phone.sip import audio
+
+    write = audio._bv_writer()
+    for data in (bytes(range(256)) * 2 + bytes(128), audio.SILENCE, b"\x7f" * audio.FRAME_BYTES):
+        frame = pj.MediaFrame()
+        write(frame, data)
+        assert audio._read_bv(frame.buf) == data  # a copy: the next write must not change this frame
+    assert audio._read_bv(frame.buf) == b"\x7f" * audio.FRAME_BYTES
+
+
+_CLOCK_SCRIPT = r"""
+import ctypes, json, time
+import pjsua2 as pj
+from tui_phone.sip.audio import AudioBridge, _CapturePort, _PlaybackPort, _fmt
+
+def tstates():  # the interpreter's thread states
+    api = ctypes.pythonapi
+    for f in ("PyInterpreterState_Get", "PyInterpreterState_ThreadHead", "PyThreadState_Next"):
+        getattr(api, f).restype = ctypes.c_void_p
+    api.PyInterpreterState_ThreadHead.argtypes = api.PyThreadState_Next.argtypes = [ctypes.c_void_p]
+    n, t = 0, api.PyInterpreterState_ThreadHead(api.PyInterpreterState_Get())
+    while t:
+        n, t = n + 1, api.PyThreadState_Next(t)
+    return n
+
+ep = pj.Endpoint(); ep.libCreate(); cfg = pj.EpConfig()
+cfg.uaConfig.threadCnt = 0; cfg.uaConfig.mainThreadOnly = True
+cfg.logConfig.level = cfg.logConfig.consoleLevel = 0
+ep.libInit(cfg); ep.libStart(); ep.audDevManager().setNoDev()
+b = AudioBridge()
+b.capture_media = _CapturePort(b); b.capture_media.createPort("c", _fmt())
+b.playback_media = _PlaybackPort(b); b.playback_media.createPort("p", _fmt())
+b.capture_media.startTransmit(b.playback_media)
+out = {"before": tstates(), "during": [], "after": [], "frames": []}
+for _ in range(4):  # what the engine does per call: the clock on, then off (setNoDev joins its thread), forget
+    ep.audDevManager().setNullDev()
+    time.sleep(0.3)
+    out["during"].append(tstates())
+    out["pinned"] = b.clock.ident is not None and b.clock._tstate is not None
+    ep.audDevManager().setNoDev()
+    b.clock.forget()
+    out["after"].append(tstates())
+    out["frames"].append(b.stats()["frames"])
+print(json.dumps(out))
+b.close(); ep.libDestroy()
+"""
+
+
+def test_the_clock_threads_python_state_is_kept_during_a_call_and_freed_after():
+    """audio._ClockThread: pjmedia's clock thread keeps one Python thread state while it runs (SWIG would
+    make and destroy one per frame), and the engine's ``forget`` after setNoDev frees it: none piles up."""
+    p = subprocess.run([sys.executable, "-c", _CLOCK_SCRIPT], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    assert p.returncode == 0 and lines, p.stdout[-2000:] + p.stderr[-2000:]
+    res = json.loads(lines[-1])
+    assert res["pinned"], res
+    assert res["during"] == [res["before"] + 1] * 4, res  # the clock thread's one kept state
+    assert res["after"] == [res["before"]] * 4, res  # freed each time
+    assert all(b - a >= 20 for a, b in zip([0] + res["frames"], res["frames"])), res  # frames flowed each time
+
+
 def test_baresip_1khz_reaches_output_device():
     for b in ("pulseaudio", "pactl", "parec", "baresip"):
         require(b)

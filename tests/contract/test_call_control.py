@@ -229,3 +229,48 @@ def test_incoming_refer_to_a_flagged_number_is_declined(headless, bob, sipp_dir,
     dialled = {c["sip"] for m in phone.models for c in m["calls"] if c["id"] != cid}
     assert dialled == set(), dialled  # nothing dialled, at no point
     assert "the far end transfers us to" not in phone.stderr()
+
+
+_ROUNDS_SCRIPT = r"""
+import json, sys, time
+from tui_phone.commands import StartCall
+from tui_phone.config import parse
+from tui_phone.events import CallProgress
+from tui_phone.sip.pjsua2_engine import PjEngine
+
+seen = []
+engine = PjEngine(parse('[[accounts]]\nname = "alice"\nuri = "sip:alice@127.0.0.1"\nbind = "127.0.0.1"\n'
+                        '[audio]\nnull = true\n'))
+engine.start(seen.append)
+rounds = []
+tick = engine.sound.tick
+engine.sound.tick = lambda: (rounds.append(time.monotonic()), tick())  # once per round of the loop's jobs
+try:
+    cid = engine.submit(StartCall(sys.argv[1])).result(5).id
+    deadline = time.monotonic() + 10
+    while not any(isinstance(e, CallProgress) and e.id == cid and e.state.value == "Connected" for e in seen):
+        assert time.monotonic() < deadline, "not connected"
+        time.sleep(0.05)
+    time.sleep(1.0)
+    n = len(rounds)
+    time.sleep(3.0)
+    print(json.dumps({"rounds_per_s": (len(rounds) - n) / 3.0}))
+finally:
+    engine.stop()
+"""
+
+
+def test_a_calls_rtp_does_not_run_the_owner_loops_jobs(bob):
+    """Issue 17: in a call the owner loop wakes for every RTP packet (~50/s from baresip); its jobs
+    (sound, timers, registrar probes) run only after a callback, a command or a due time (10/s in a call)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    p = subprocess.run([sys.executable, "-c", _ROUNDS_SCRIPT, bob.uri], cwd=Path(__file__).resolve().parents[2],
+                       capture_output=True, text=True, timeout=60)
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    assert p.returncode == 0 and lines, p.stdout[-2000:] + p.stderr[-2000:]
+    assert json.loads(lines[-1])["rounds_per_s"] <= 20, lines[-1]  # was ~53 (one per RTP packet)
+    bob.wait_event("CALL_CLOSED", 5)

@@ -50,6 +50,7 @@ class Gate:
 
     def screen(self, rq: pjmodule.RxRequest) -> bool:
         """The module hook: True when the request was answered (turned away) here."""
+        self.engine._poked = True  # every SIP request from outside passes here: the owner loop looks after it
         if ";tag=" in rq.header("To").replace(" ", ""):
             return False  # in a dialog (or claims to be: pjsua answers 481)
         if rq.method == "SUBSCRIBE":

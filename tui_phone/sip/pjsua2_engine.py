@@ -123,6 +123,9 @@ class PjEngine(Engine):
         self._accounts: dict[str, _Account] = {}
         self._dead: list = []  # pj objects dropped after the callback that ended them returns
         self._status_due = False
+        # the loop's jobs wait for a callback, a command or a due time; other wake-ups (RTP, 50 a second in a
+        # call) go straight back to the event wait: ``_poked`` says something happened, ``_next_due`` when
+        self._poked, self._next_due = True, 0.0
         self._probes: dict = {}  # account name → RegistrarProbe (UDP registrars)
         self._register_at: dict[str, float] = {}  # account name → when to REGISTER again (registrar is back)
         self._register_busy: set[str] = set()  # accounts told once that a REGISTER is still in flight
@@ -183,6 +186,7 @@ class PjEngine(Engine):
         """Wake the owner thread out of libHandleEvents at once: a CRLF
         keep-alive (RFC 5626 §4.4.1) to our own UDP transport, which pjsip
         ignores. Without it a command waits up to 10 ms for the poll."""
+        self._poked = True
         if self._wake_to:
             try:
                 self._wake_sock.sendto(b"\r\n\r\n", self._wake_to)
@@ -203,6 +207,11 @@ class PjEngine(Engine):
 
     def _guard(self, fn, *args):
         """Run a callback body; an exception becomes a log line, never a crash."""
+        self._poked = True  # the owner loop runs its jobs after this
+        self._job(fn, *args)
+
+    def _job(self, fn, *args):
+        """``_guard`` for the owner loop's own jobs (they do not poke the loop)."""
         try:
             fn(*args)
         except Exception as e:  # noqa: BLE001 - callbacks must not raise into C
@@ -221,22 +230,26 @@ class PjEngine(Engine):
         self._sound_at = time.monotonic() + (SOUND_WAIT_S if self._first_reg else SOUND_SETTLE_S)
         while not self._stop.is_set():
             ep.libHandleEvents(self._wait_ms())
+            # woken by what pjsua handled alone (a call's RTP, 50 times a second): wait on, skip the jobs
+            while not self._poked and self._q.empty() and (left := self._next_due - time.monotonic()) > 0:
+                ep.libHandleEvents(int(left * 1000) + 1)
+            self._poked = False
             self._dead.clear()
             if self.sound.pending and time.monotonic() >= self._sound_at:
                 # not before the REGISTERs: importing sounddevice and asking PortAudio takes 0.05-0.2 s
-                self._guard(self.sound.start)
-            self._guard(self._media_clock)
+                self._job(self.sound.start)
+            self._job(self._media_clock)
             if time.monotonic() >= self._sweep_at:
                 self._sweep_at = time.monotonic() + 1.0
-                self._guard(self.calls.sweep)
-                self._guard(self.gate.report)
+                self._job(self.calls.sweep)
+                self._job(self.gate.report)
             self.calls.post_dial()
             self._probe_registrars()
-            self._guard(self.sound.tick)
-            self._guard(self.rules.tick)
+            self._job(self.sound.tick)
+            self._job(self.rules.tick)
             if self._status_due:
                 self._status_due = False
-                self._guard(self.presence.update)
+                self._job(self.presence.update)
             while True:
                 try:
                     command, fut = self._q.get_nowait()
@@ -247,6 +260,7 @@ class PjEngine(Engine):
                 except Exception as e:  # noqa: BLE001
                     fut.set_result(Result.fail(*self._explain(e)))
                 command = fut = None  # never keep pj objects alive in this frame
+                self._poked = True  # what the command started is looked after in the next round
         self._teardown()
         self._destroy()
 
@@ -269,7 +283,8 @@ class PjEngine(Engine):
             due.append(self._clock_until)
         if self.sound.pending:
             due.append(self._sound_at)
-        return max(1, min(int((min(due) - now) * 1000) + 1, int(IDLE_WAIT_S * 1000)))
+        self._next_due = min(due)
+        return max(1, min(int((self._next_due - now) * 1000) + 1, int(IDLE_WAIT_S * 1000)))
 
     def _media_clock(self) -> None:
         """The conference bridge runs on the null sound device's clock thread
@@ -286,6 +301,8 @@ class PjEngine(Engine):
             self._clock_on = want
             devices = self.ep.audDevManager()
             devices.setNullDev() if want else devices.setNoDev()
+            if not want and self.sound.bridge is not None:
+                self.sound.bridge.clock.forget()  # setNoDev joined the clock thread
 
     def _init(self) -> None:
         self.ep = ep = pj.Endpoint()
