@@ -53,7 +53,11 @@ class RegistrarProbe:
     def due(self) -> float:
         """When ``poll`` has work next (monotonic). Only the next send: an
         answer waits in the socket, and a probe unanswered by then is late
-        anyway (timeout < interval), so the owner loop need not wake for it."""
+        anyway (timeout < interval), so the owner loop need not wake for it.
+        While the registrar is down, an answer means "back, REGISTER now": the
+        socket is not pjsua's, so it is looked at every 50 ms while a probe waits."""
+        if self.pending is not None and not self.up:
+            return min(self.next_at, time.monotonic() + 0.05)
         return self.next_at if self.timeout < self.interval or self.pending is None \
             else min(self.next_at, self.pending[1] + self.timeout)
 
