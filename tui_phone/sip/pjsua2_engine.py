@@ -38,7 +38,7 @@ from ..commands import (
 from ..config import MAX_CALLS, AccountConfig, Config, ConfigError, password_for
 from ..events import Log, RegState
 from ..uri import SipUri, host_port
-from . import calls, codecs, conference, depth, errors, gate, messaging, pjmodule, presence, sound
+from . import calls, codecs, conference, depth, errors, gate, inbound, messaging, pjmodule, presence, sound
 from .unknown import UnknownMethods
 from .engine import Emit, Engine
 
@@ -69,6 +69,15 @@ def _with_transport(uri: str, transport: str) -> str:
     if not uri or transport == "udp" or ";transport=" in uri:
         return uri
     return f"{uri};transport={transport}"
+
+
+class _Endpoint(pj.Endpoint):
+    def __init__(self, engine: "PjEngine"):
+        super().__init__()
+        self.engine = engine
+
+    def onTransportState(self, prm):
+        self.engine._guard(self.engine.inbound.state, int(prm.hnd), prm.state)
 
 
 class _Account(pj.Account):
@@ -124,6 +133,8 @@ class PjEngine(Engine):
         self._register_busy: set[str] = set()  # accounts told once that a REGISTER is still in flight
         self._unknown = None  # the 501 module for unknown methods
         self.gate = gate.Gate(self)
+        self.inbound = inbound.Inbound(lambda e: self.emit(e))
+        self._inbound_due: float | None = None  # listeners closed: when to look again
         self.calls = calls.Calls(self)
         self.sound = sound.Sound(self)
         self.conference = conference.Conference(self)
@@ -215,11 +226,13 @@ class PjEngine(Engine):
         while not self._stop.is_set():
             ep.libHandleEvents(self._wait_ms())
             self._dead.clear()
+            self._inbound_due = self.inbound.tick()
             self._guard(self._media_clock)
             if time.monotonic() >= self._sweep_at:
                 self._sweep_at = time.monotonic() + 1.0
                 self._guard(self.calls.sweep)
                 self._guard(self.gate.report)
+                self._guard(self.inbound.report)
             self.calls.post_dial()
             self._probe_registrars()
             self._guard(self.sound.tick)
@@ -257,6 +270,8 @@ class PjEngine(Engine):
             due.append(self.sound.check_due())
         if self._clock_on:
             due.append(self._clock_until)
+        if self._inbound_due:
+            due.append(self._inbound_due)
         return max(1, min(int((min(due) - now) * 1000) + 1, int(IDLE_WAIT_S * 1000)))
 
     def _media_clock(self) -> None:
@@ -276,7 +291,7 @@ class PjEngine(Engine):
             devices.setNullDev() if want else devices.setNoDev()
 
     def _init(self) -> None:
-        self.ep = ep = pj.Endpoint()
+        self.ep = ep = _Endpoint(self)
         saved = os.dup(1)
         try:  # libCreate prints a banner to fd 1 before logging is configured
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -321,6 +336,9 @@ class PjEngine(Engine):
             if acc.transport == "tls":
                 self._tls(tc, acc)
             self._transports[acc.transport] = ep.transportCreate(TRANSPORTS[acc.transport], tc)
+        ports = {kind: int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
+                 for kind, tid in self._transports.items() if kind != "udp"}
+        self.inbound.watch(set(ports.values()), {ports["tls"]} if "tls" in ports else set())
         ep.libStart()
         ep.audDevManager().setNullDev()
         info = ep.transportGetInfo(self._transports[first.transport])
@@ -348,6 +366,7 @@ class PjEngine(Engine):
         tls.verifyServer = acc.tls_verify
         tls.verifyClient = False
         tls.method = pj.PJSIP_TLSV1_2_METHOD
+        tls.msecTimeout = inbound.HANDSHAKE_TIMEOUT_MS
 
     def audio_levels(self) -> tuple[float, float] | None:
         """Microphone and speaker level of the last 20 ms (0..1), None with no
@@ -511,6 +530,7 @@ class PjEngine(Engine):
             now = time.monotonic()
 
     def _destroy(self) -> None:
+        self.inbound.close()
         gc.collect()
         try:
             self.ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)  # _teardown did the network part
