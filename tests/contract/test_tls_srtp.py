@@ -79,3 +79,32 @@ def test_srtp_mandatory(headless, pki, alice_srtp, ok):
     else:
         end = alice.wait_call_state("Disconnected", 10, r["id"])
         assert (end["code"], end["reason"]) == (488, "Not Acceptable Here"), end  # bob refuses plain RTP
+
+
+def test_tls_listener_survives_connection_floods(headless, pki):
+    """1,000 connect-and-close, 300 with bytes that are no TLS handshake, 200 held
+    open without a handshake: bob stays up with bounded files and takes a TLS
+    call afterwards. A failed handshake reaches no pjsua callback; before the
+    fix the garbage flood aborted the process (ioqueue slots, README)."""
+    from tests.connflood import flood
+    from tests.contract.test_rates import usage
+
+    bob, port = bob_over_tls(headless, pki)
+    before = usage(bob.proc.pid)
+    flood(port, 1000)
+    flood(port, 300, payload=b"GET / HTTP/1.0\r\n\r\n")
+    _, held = flood(port, 200, hold=True)
+    try:
+        assert bob.proc.poll() is None, bob.stderr()[-2000:]
+        fds = usage(bob.proc.pid)[1]
+        assert fds <= before[1] + 24, (before, fds)  # handshakes in progress hold at most ~16 slots
+    finally:
+        for s in held:
+            s.close()
+    alice = headless(tls_account("alice", extra=f'tls_ca = "{pki}/ca.pem"\n'), name="alice")
+    r = alice.api({"mt": "StartCall", "sip": f"sip:bob@127.0.0.1:{port};transport=tls"})
+    assert r["ok"], r
+    bob.wait_call_state("Alerting", 15)
+    bob.api({"mt": "ConnectCall"})
+    alice.wait_call_state("Connected", 5, r["id"])
+    assert bob.proc.poll() is None

@@ -58,11 +58,19 @@ def _open_fds() -> list[int]:
     return [int(name) for name in os.listdir(_FD_DIR)]
 
 
-def _tcp_socket(fd: int) -> tuple[socket.socket, int, bool] | None:
-    """(our duplicate, local port, listening) for a TCP socket fd, else None."""
+def _tcp_socket(fd: int, inode: int = 0) -> tuple[socket.socket, int, bool] | None:
+    """(our duplicate, local port, listening) for a TCP socket fd (still ``inode``, when given), else None."""
     try:
-        s = socket.socket(fileno=os.dup(fd))
+        copy = os.dup(fd)
     except OSError:
+        return None
+    try:
+        s = socket.socket(fileno=copy)
+    except OSError:
+        os.close(copy)
+        return None
+    if inode and os.fstat(copy).st_ino != inode:  # closed and reused since we looked
+        s.close()
         return None
     try:
         if s.type == socket.SOCK_STREAM and s.family in (socket.AF_INET, socket.AF_INET6):
@@ -163,7 +171,7 @@ class Inbound:
                 seen.add(inode)
                 continue
             if inode not in self._tls:
-                tcp = _tcp_socket(fd)
+                tcp = _tcp_socket(fd, inode)
                 if tcp:
                     tcp[0].close()
                 if not tcp or tcp[2] or tcp[1] not in self.tls_ports:
