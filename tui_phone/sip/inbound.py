@@ -114,6 +114,7 @@ class Inbound:
         self._ended: deque[float] = deque()  # when incoming connections ended (slot still closing)
         self.closed = False  # listeners refuse new connections
         self.refused = 0  # since the last report
+        self._reported_at = 0.0
         self._filter = ctypes.create_string_buffer(_DROP_ALL)
 
     def watch(self, ports: set[int], tls_ports: set[int]) -> None:
@@ -160,7 +161,7 @@ class Inbound:
             self._set_filter(False)
             self.closed = False
             return None
-        return now + 0.1
+        return self._ended[0] + WINDOW if self._ended else None  # else only an event (a poll) frees a slot
 
     def _count_tls(self, now: float) -> None:
         """Sockets accepted on a TLS port now open; those gone since the last look ended now."""
@@ -207,8 +208,10 @@ class Inbound:
                     listener.setsockopt(socket.SOL_SOCKET, SO_DETACH_FILTER, 0)
 
     def report(self) -> None:
-        """One log line for the connections refused since the last (the owner loop, once a second)."""
-        if self.refused:
+        """One log line every 10 s at most for the connections refused since the last one."""
+        now = time.monotonic()
+        if self.refused and now - self._reported_at >= 10:
+            self._reported_at = now
             self.emit(Log("warning", f"refused {self.refused} incoming TCP/TLS connections (more than "
                                      f"{OPEN_MAX} open, or too many in a short time)", time.time()))
             self.refused = 0
