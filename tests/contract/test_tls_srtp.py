@@ -85,27 +85,3 @@ def test_srtp_mandatory(headless, pki, alice_srtp, ok):
     else:
         end = alice.wait_call_state("Disconnected", 10, r["id"])
         assert (end["code"], end["reason"]) == (488, "Not Acceptable Here"), end  # bob refuses plain RTP
-
-
-def test_tls_listener_survives_connection_floods(headless, pki):
-    """1,000 connect-and-close, 300 with bytes that are no TLS handshake, 200 held
-    open without a handshake: bob stays up with bounded files and takes a TLS
-    call afterwards. A failed handshake reaches no pjsua callback; before the
-    fix the garbage flood aborted the process (ioqueue slots, README)."""
-    from tests.connflood import flood
-    from tests.contract.test_rates import usage
-
-    bob, port = bob_over_tls(headless, pki)
-    before = usage(bob.proc.pid)
-    flood(port, 1000)
-    flood(port, 300, payload=b"GET / HTTP/1.0\r\n\r\n")
-    _, held = flood(port, 200, hold=True)
-    try:
-        assert bob.proc.poll() is None, bob.stderr()[-2000:]
-        fds = usage(bob.proc.pid)[1]
-        assert fds <= before[1] + 24, (before, fds)  # handshakes in progress hold at most ~16 slots
-    finally:
-        for s in held:
-            s.close()
-    verified_call(headless, pki, bob, port, alerting_within=15)
-    assert bob.proc.poll() is None

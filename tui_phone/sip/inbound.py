@@ -27,6 +27,11 @@ the sockets accepted on the TLS port among the process's open files, and
 those that went away within ``WINDOW``; reads of a new TLS socket are always
 deferred to a later poll, so each one is seen at least once. A handshake
 that never starts is ended after ``HANDSHAKE_TIMEOUT_MS`` (``TlsConfig``).
+That is a bound only between polls: pjsip's TLS accept loop calls no Python
+and goes on while the kernel has a connection queued, so a flood with more
+connections in flight than the slots left (about 30) can still take them
+all within one poll (one took 56; a watcher thread did not react in time on
+two busy cores). README, "TCP and TLS listeners".
 """
 
 from __future__ import annotations
