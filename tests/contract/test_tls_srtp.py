@@ -39,14 +39,20 @@ def bob_over_tls(headless, pki, srtp="off"):
     return bob, port
 
 
-def test_tls_call_verified_by_ca(headless, pki):
-    bob, port = bob_over_tls(headless, pki)
+def verified_call(headless, pki, bob, port, alerting_within: float = 5):
+    """alice (trusting the fixture's CA) calls bob over TLS; bob answers."""
     alice = headless(tls_account("alice", extra=f'tls_ca = "{pki}/ca.pem"\n'), name="alice")
     r = alice.api({"mt": "StartCall", "sip": f"sip:bob@127.0.0.1:{port};transport=tls"})
     assert r["ok"], r
-    bob.wait_call_state("Alerting", 5)
+    bob.wait_call_state("Alerting", alerting_within)
     bob.api({"mt": "ConnectCall"})
     alice.wait_call_state("Connected", 5, r["id"])
+    return alice
+
+
+def test_tls_call_verified_by_ca(headless, pki):
+    bob, port = bob_over_tls(headless, pki)
+    alice = verified_call(headless, pki, bob, port)
     alice.api({"mt": "DisconnectCall"})
 
 

@@ -17,14 +17,15 @@ from collections import deque
 
 IOQUEUE_SLOTS = 64  # PJ_IOQUEUE_MAX_HANDLES of the pjsua2-python build
 RESERVED = 8  # SIP transports (UDP, TCP/TLS listeners), the DNS resolver, a margin
+# (connections accepted by a TCP/TLS listener hold up to inbound.SLOTS more: the engine adds them)
 WINDOW = 0.7  # seconds a started or ended call is assumed to hold its slots (the free delay + 0.2 s)
 RETRY_AFTER = 5  # seconds, in the 503
 
 
 class Capacity:
-    def __init__(self, max_calls: int, sockets_per_call: int = 2):
+    def __init__(self, max_calls: int, sockets_per_call: int = 2, reserved: int = RESERVED):
         self.max_calls = max_calls
-        self.slots = (IOQUEUE_SLOTS - RESERVED) // sockets_per_call  # calls' worth of sockets
+        self.slots = (IOQUEUE_SLOTS - reserved) // sockets_per_call  # calls' worth of sockets
         self._recent: deque[float] = deque()  # when calls were started or ended
         self.shed = 0  # calls turned away since start, for the log and the bench
 

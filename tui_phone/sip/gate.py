@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from ..events import CallTurnedAway, Log
 from ..uri import parse_remote
 from . import pjmodule
-from .capacity import RETRY_AFTER, Capacity
+from .capacity import RESERVED, RETRY_AFTER, Capacity
+from .inbound import SLOTS
 
 if TYPE_CHECKING:
     from .pjsua2_engine import PjEngine
@@ -28,7 +29,9 @@ class Gate:
     def __init__(self, engine: "PjEngine"):
         self.engine = engine
         config = engine.config
-        self.capacity = Capacity(config.sip["max_calls"], 4 if any(a.ice for a in config.accounts) else 2)
+        listens = any(a.transport in ("tcp", "tls") for a in config.accounts)  # accepted connections take slots
+        self.capacity = Capacity(config.sip["max_calls"], 4 if any(a.ice for a in config.accounts) else 2,
+                                 RESERVED + (SLOTS if listens else 0))
         self._turned: deque[float] = deque()  # when calls were turned away (history lists the first few)
         self._turned_ids: deque[str] = deque(maxlen=256)  # Call-IDs answered already (retransmissions)
         self._subscriptions: deque[float] = deque()  # when SUBSCRIBEs from outside were let through

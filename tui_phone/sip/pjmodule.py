@@ -68,6 +68,7 @@ def _pj():
         lib.pjsip_endpt_get_capability.restype = c_void_p
         lib.pjsip_endpt_get_capability.argtypes = [c_void_p, c_int, c_void_p]
         lib.pjsip_hdr_print_on.argtypes = [c_void_p, c_char_p, ctypes.c_size_t]
+        lib.pjsip_transport_shutdown.argtypes = [c_void_p]
         _lib = lib
     return _lib
 
@@ -148,6 +149,11 @@ def calls_in_use() -> int:
     """Call slots pjsua holds, including calls we consider ended whose INVITE
     transaction still runs (an unanswered outgoing call holds one for ~32 s)."""
     return int(_pj().pjsua_call_get_count())
+
+
+def shutdown_transport(hnd: int) -> None:
+    """Close a connection's transport gracefully (pjsip destroys it once nothing uses it)."""
+    _pj().pjsip_transport_shutdown(hnd)
 
 
 def register(name: str, priority: int, on_request: Callable[[RxRequest], bool]) -> None:

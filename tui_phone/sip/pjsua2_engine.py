@@ -38,7 +38,7 @@ from ..commands import (
 from ..config import MAX_CALLS, AccountConfig, Config, ConfigError, password_for
 from ..events import Log, RegState
 from ..uri import SipUri, host_port
-from . import calls, codecs, conference, depth, errors, gate, messaging, pjmodule, presence, sound
+from . import calls, codecs, conference, depth, errors, gate, inbound, messaging, pjmodule, presence, sound
 from .unknown import UnknownMethods
 from .engine import Emit, Engine
 
@@ -71,6 +71,15 @@ def _with_transport(uri: str, transport: str) -> str:
     if not uri or transport == "udp" or ";transport=" in uri:
         return uri
     return f"{uri};transport={transport}"
+
+
+class _Endpoint(pj.Endpoint):
+    def __init__(self, engine: "PjEngine"):
+        super().__init__()
+        self.engine = engine
+
+    def onTransportState(self, prm):
+        self.engine._guard(self.engine.inbound.state, int(prm.hnd), prm.state)
 
 
 class _Account(pj.Account):
@@ -133,6 +142,8 @@ class PjEngine(Engine):
         self._sound_at = 0.0  # when the sound device starts at the latest
         self._unknown = None  # the 501 module for unknown methods
         self.gate = gate.Gate(self)
+        self.inbound = inbound.Inbound(lambda e: self.emit(e))
+        self._inbound_due: float | None = None  # listeners closed: when to look again
         self.calls = calls.Calls(self)
         self.sound = sound.Sound(self)
         self.conference = conference.Conference(self)
@@ -231,18 +242,22 @@ class PjEngine(Engine):
         while not self._stop.is_set():
             ep.libHandleEvents(self._wait_ms())
             # woken by what pjsua handled alone (a call's RTP, 50 times a second): wait on, skip the jobs
-            while not self._poked and self._q.empty() and (left := self._next_due - time.monotonic()) > 0:
+            # (a TLS listener's accepted sockets reach no callback: inbound.tick counts them after every poll)
+            while not self._poked and self._q.empty() and not self.inbound.tls_ports and \
+                    (left := self._next_due - time.monotonic()) > 0:
                 ep.libHandleEvents(int(left * 1000) + 1)
             self._poked = False
             self._dead.clear()
             if self.sound.pending and time.monotonic() >= self._sound_at:
                 # not before the REGISTERs: importing sounddevice and asking PortAudio takes 0.05-0.2 s
                 self._job(self.sound.start)
+            self._inbound_due = self.inbound.tick()
             self._job(self._media_clock)
             if time.monotonic() >= self._sweep_at:
                 self._sweep_at = time.monotonic() + 1.0
                 self._job(self.calls.sweep)
                 self._job(self.gate.report)
+                self._job(self.inbound.report)
             self.calls.post_dial()
             self._probe_registrars()
             self._job(self.sound.tick)
@@ -283,6 +298,8 @@ class PjEngine(Engine):
             due.append(self._clock_until)
         if self.sound.pending:
             due.append(self._sound_at)
+        if self._inbound_due:
+            due.append(self._inbound_due)
         self._next_due = min(due)
         return max(1, min(int((self._next_due - now) * 1000) + 1, int(IDLE_WAIT_S * 1000)))
 
@@ -305,7 +322,7 @@ class PjEngine(Engine):
                 self.sound.bridge.clock.forget()  # setNoDev joined the clock thread
 
     def _init(self) -> None:
-        self.ep = ep = pj.Endpoint()
+        self.ep = ep = _Endpoint(self)
         saved = os.dup(1)
         try:  # libCreate prints a banner to fd 1 before logging is configured
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -350,6 +367,9 @@ class PjEngine(Engine):
             if acc.transport == "tls":
                 self._tls(tc, acc)
             self._transports[acc.transport] = ep.transportCreate(TRANSPORTS[acc.transport], tc)
+        ports = {kind: int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
+                 for kind, tid in self._transports.items() if kind != "udp"}
+        self.inbound.watch(set(ports.values()), {ports["tls"]} if "tls" in ports else set())
         ep.libStart()
         ep.audDevManager().setNullDev()
         info = ep.transportGetInfo(self._transports[first.transport])
@@ -377,6 +397,7 @@ class PjEngine(Engine):
         tls.verifyServer = acc.tls_verify
         tls.verifyClient = False
         tls.method = pj.PJSIP_TLSV1_2_METHOD
+        tls.msecTimeout = inbound.HANDSHAKE_TIMEOUT_MS
 
     def audio_levels(self) -> tuple[float, float] | None:
         """Microphone and speaker level of the last 20 ms (0..1), None with no
@@ -548,6 +569,7 @@ class PjEngine(Engine):
             now = time.monotonic()
 
     def _destroy(self) -> None:
+        self.inbound.close()
         gc.collect()
         try:
             self.ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)  # _teardown did the network part
