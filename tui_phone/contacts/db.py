@@ -22,6 +22,7 @@ through as ``sqlite3.Error``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from tui_phone import locations
-from tui_phone.contacts.schema import _SEARCH_INDEX, MIGRATIONS
+from tui_phone.contacts.schema import _TRIGGERS, MIGRATIONS, search_digits
 from tui_phone.files import private_dir, touch_private
 from tui_phone.contacts.model import Contact, ContactError, Number, validate
 from tui_phone.numbers import NotDialable, dialable, normalize
@@ -119,6 +120,7 @@ class ContactsDB:
         self._conn.execute("PRAGMA busy_timeout = 5000")
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute(f"PRAGMA journal_size_limit = {4 << 20}")  # a reset WAL shrinks back to 4 MB
         self._conn.execute("PRAGMA foreign_keys = ON")
         try:
             self._migrate(fts)
@@ -172,20 +174,26 @@ class ContactsDB:
     def _store(self, conn: sqlite3.Connection, c: Contact) -> Contact:
         """Insert ``c`` (already validated) with its numbers and search row; with
         ``c.id`` set, that id is reused (the caller deleted the old rows)."""
-        haystack = "\n".join(f.casefold() for f in (c.first, c.last, c.company, c.email, c.job_title))
-        digits = " ".join(dict.fromkeys(
-            d for n in c.numbers for d in (_digits(n.typed), _digits(n.e164)) if d))
-        row = (c.first, c.last, c.company, c.email, c.job_title, c.sip_uri,
-               int(c.favorite), int(c.team), c.name.casefold(), haystack, digits, c.uid)
-        cur = conn.execute(
+        return self._store_many(conn, [c])[0]
+
+    @staticmethod
+    def _store_many(conn: sqlite3.Connection, contacts: list[Contact]) -> list[Contact]:
+        """:meth:`_store` for many, in two statements: new ids are handed out here
+        from ``sqlite_sequence`` (the write lock is held, ids are never reused)."""
+        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'contacts'").fetchone()
+        new_ids = itertools.count((seq[0] if seq else 0) + 1)
+        contacts = [c if c.id is not None else replace(c, id=next(new_ids)) for c in contacts]
+        conn.executemany(
             "INSERT INTO contacts (id, first, last, company, email, job_title, sip_uri,"
             " favorite, team, sort_key, haystack, digits, uid)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (c.id, *row))
-        c = replace(c, id=cur.lastrowid)
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(c.id, c.first, c.last, c.company, c.email, c.job_title, c.sip_uri, int(c.favorite), int(c.team),
+              c.name.casefold(), "\n".join(f.casefold() for f in (c.first, c.last, c.company, c.email, c.job_title)),
+              search_digits([(n.typed, n.e164) for n in c.numbers]), c.uid) for c in contacts])
         conn.executemany(
             "INSERT INTO numbers (contact_id, pos, label, typed, e164, tail) VALUES (?, ?, ?, ?, ?, ?)",
-            [(c.id, i, n.label, n.typed, n.e164, _tail(n.e164)) for i, n in enumerate(c.numbers)])
-        return c
+            [(c.id, i, n.label, n.typed, n.e164, _tail(n.e164)) for c in contacts for i, n in enumerate(c.numbers)])
+        return contacts
 
     @staticmethod
     def _remove(conn: sqlite3.Connection, ids: list[int]) -> None:
@@ -212,9 +220,10 @@ class ContactsDB:
         one is refused, none (the error names it: ``contact 3: email: …``)."""
         valid = self._valid(contacts)
         with self._write() as conn:
-            stored = [self._store(conn, c) for c in self._indexed_once(conn, valid)]
+            stored = self._store_many(conn, self._indexed_once(conn, valid))
             self._index(conn, stored, len(valid))
-            return stored
+        self._shrink_wal(len(valid))
+        return stored
 
     def merge_many(self, contacts: Iterable[Contact]) -> tuple[int, int]:
         """Store imported contacts in one transaction, as (added, updated): one
@@ -235,6 +244,7 @@ class ContactsDB:
                     c = replace(c, id=old[0], favorite=c.favorite or bool(old[1]), uid=c.uid or old[2])
                 stored.append(self._store(conn, c))
             self._index(conn, stored, len(valid))
+        self._shrink_wal(len(valid))
         return added, updated
 
     def _indexed_once(self, conn: sqlite3.Connection, contacts: list[Contact]) -> list[Contact]:
@@ -249,9 +259,17 @@ class ContactsDB:
     def _index(self, conn: sqlite3.Connection, stored: list[Contact], count: int) -> None:
         """The other half of :meth:`_indexed_once`: index the stored rows, put the trigger back."""
         if self.fts and count >= BULK_MIN:
-            conn.executemany("INSERT INTO contact_search (rowid, haystack, digits)"
-                             " SELECT id, haystack, digits FROM contacts WHERE id = ?", [(c.id,) for c in stored])
-            conn.execute(_SEARCH_INDEX[1])
+            conn.execute("INSERT INTO contact_search (rowid, haystack, digits) SELECT id, haystack, digits"
+                         " FROM contacts WHERE id IN (SELECT value FROM json_each(?))", (json.dumps([c.id for c in stored]),))
+            conn.execute(_TRIGGERS[0])
+
+    def _shrink_wal(self, count: int) -> None:
+        """After a bulk insert the WAL is as big as what was inserted (90 MB for
+        100k contacts, kept until the next write): checkpoint it into the file
+        and cut it to nothing. A reader in the middle only makes this do less."""
+        if count >= BULK_MIN:
+            with self._lock:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _valid(self, contacts: Iterable[Contact]) -> list[Contact]:
         contacts = list(contacts)
@@ -281,8 +299,9 @@ class ContactsDB:
             return None
         return conn.execute(
             "SELECT c.id, c.favorite, c.uid FROM contacts c JOIN numbers n ON n.contact_id = c.id"
-            f" WHERE c.team = 0 AND c.sort_key = ? AND n.e164 IN ({','.join('?' * len(numbers))})"
-            " ORDER BY c.id LIMIT 1", (c.name.casefold(), *numbers)).fetchone()
+            f" WHERE c.team = 0 AND c.sort_key = ? AND n.tail IN ({','.join('?' * len(numbers))})"
+            f" AND n.e164 IN ({','.join('?' * len(numbers))})"
+            " ORDER BY c.id LIMIT 1", (c.name.casefold(), *map(_tail, numbers), *numbers)).fetchone()
 
     def data_version(self) -> int:
         """SQLite's ``data_version``: it changes when another connection (another
@@ -358,8 +377,8 @@ class ContactsDB:
         common ones by walking the list in order (``contacts_order``), which
         meets ``limit`` hits within a few thousand rows. Asking the index for
         every match of a common term and sorting them cost 20-40 ms at 100k."""
-        indexed = [f"{'digits' if kind == 'digits' else 'haystack'} : {_phrase(term)}"
-                   for kind, term in terms if len(term) >= 3]
+        trigrams = {term[i:i + 3] for _, term in terms for i in range(len(term) - 2)}
+        indexed = [_phrase(t) for t in sorted(trigrams)]  # no positions in the index: every trigram, in any place
         if not (self.fts and indexed):
             return None
         ids = [r[0] for r in self._conn.execute(
@@ -388,8 +407,9 @@ class ContactsDB:
         if not _digits(dial):
             return None
         order = " ORDER BY c.favorite DESC, c.id LIMIT 1"
-        rows = self._read(_SELECT + " JOIN numbers n ON n.contact_id = c.id WHERE n.e164 = ?"
-                          + order, (normalize(dial, self.region),))
+        e164 = normalize(dial, self.region)
+        rows = self._read(_SELECT + " JOIN numbers n ON n.contact_id = c.id WHERE n.tail = ? AND n.e164 = ?"
+                          + order, (_tail(e164), e164))
         if rows:
             return _contact(rows[0])
         tail = _tail(dial)
