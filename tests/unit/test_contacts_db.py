@@ -398,6 +398,35 @@ def test_a_version_5_database_is_upgraded_losing_nothing(tmp_path):
         assert old._read("SELECT digits FROM contacts") == new._read("SELECT digits FROM contacts")
 
 
+def test_search_within_answers_at_once_or_gives_way(tmp_path):
+    """The UI's own-thread search: the same answer as search() when it is quick; None
+    (not a partial list, not an error) when the time is up or another thread has the
+    database; the connection works on after an interrupted query."""
+    with ContactsDB(tmp_path / "tui-phone.db", "US") as db:
+        db.add_many(generated(3000))
+        for text in ("smith1", "acme", "", "212"):
+            assert db.search_within(1.0, text, True, 36) == db.search(text, True, 36)
+        assert db.search_within(0.0, "qx") is None  # a walk of every row: stopped at once
+        assert db.search("smith1") == db.search_within(1.0, "smith1")
+        took = threading.Event()
+
+        def hold():
+            with db._lock:
+                took.set()
+                done.wait(5)
+
+        done = threading.Event()
+        holder = threading.Thread(target=hold)
+        holder.start()
+        took.wait(5)
+        try:
+            assert db.search_within(1.0, "acme") is None  # another thread's turn: never waits for it
+        finally:
+            done.set()
+            holder.join()
+        assert len(db.search_within(1.0, "acme", limit=5)) == 5
+
+
 def test_default_path_is_in_the_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     with ContactsDB() as store:

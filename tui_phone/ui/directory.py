@@ -14,6 +14,10 @@ from ..contacts.model import Contact
 from ..history import HistoryEntry
 
 
+NOW_BUDGET = 0.005
+"""How long a search may hold the UI thread (s): a key's rows come in the same frame as the key."""
+
+
 class Directory:
     def __init__(self, phone):
         self.phone = phone
@@ -25,6 +29,15 @@ class Directory:
 
     async def search(self, text: str = "", include_team: bool = True, limit: int | None = None) -> list[Contact]:
         return await self._run("search", text, include_team, limit)
+
+    def search_now(self, text: str = "", include_team: bool = True, limit: int | None = None) -> list[Contact] | None:
+        """The answer of :meth:`search` when the local database gives it within
+        ``NOW_BUDGET`` on this thread; None when it would take longer, the
+        database is busy or not open yet, or it is another process's (ask :meth:`search`)."""
+        if not getattr(self.phone, "contacts_open", False):  # a view of another process has no database here
+            return None
+        within = getattr(self.phone.contacts, "search_within", None)
+        return within(NOW_BUDGET, text, include_team, limit) if within is not None else None
 
     async def history(self, kind: str | None = None, limit: int = 200) -> list[HistoryEntry]:
         return await self._run("history", kind, limit)
