@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 
@@ -154,24 +154,49 @@ def _plain_e164(number: str, region: str) -> str | None:
     rules = _region_rules(region)
     if rules is None or national[:1] in ("", "0"):
         return None
-    prefixed, leading = rules
+    prefixed, leading, valid = rules
     if (prefixed is not None and prefixed.match(national)) or (leading is not None and not leading.match(national)):
         return None
-    parsed = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
-    return f"+{code}{national}" if phonenumbers.is_valid_number_for_region(parsed, region) else None
+    return f"+{code}{national}" if valid(national) else None
+
+
+_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
+          "fixed_line", "mobile")
+"""The number types phonenumbers' ``is_valid_number_for_region`` tries (a number of any of them is valid)."""
 
 
 @functools.lru_cache(maxsize=None)
-def _region_rules(region: str) -> tuple[re.Pattern | None, re.Pattern | None] | None:
-    """For :func:`_plain_e164`: a pattern for what phonenumbers might strip from
-    the front of a national number in ``region`` (trunk prefix, international
-    prefix), and the region's leading digits, compiled once."""
+def _region_rules(region: str) -> tuple[re.Pattern | None, re.Pattern | None, Callable[[str], bool]] | None:
+    """For :func:`_plain_e164`, compiled once per region: a pattern for what
+    phonenumbers might strip from the front of a national number (trunk or
+    international prefix), the region's leading digits, and its validity test:
+    phonenumbers' own (the general pattern, then each type's, each only at
+    that type's lengths), with the type patterns joined per length into one."""
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
     if meta is None:
         return None
     prefixes = [p for p in (meta.national_prefix_for_parsing, meta.national_prefix, meta.international_prefix) if p]
+
+    def desc(d) -> tuple[frozenset, str] | None:
+        return (frozenset(d.possible_length), d.national_number_pattern) if d and d.national_number_pattern else None
+
+    general = desc(meta.general_desc)
+    types = [t for t in (desc(getattr(meta, name)) for name in _TYPES) if t]
+    by_length = {}
+    for size in range(1, 18):
+        patterns = [p for lengths, p in types if not lengths or size in lengths]
+        if patterns:
+            by_length[size] = re.compile("|".join(f"(?:{p})" for p in patterns))
+    general_pattern = re.compile(general[1]) if general else None
+
+    def valid(national: str) -> bool:
+        if general_pattern is None or (general[0] and len(national) not in general[0]):
+            return False
+        typed = by_length.get(len(national))
+        return bool(general_pattern.fullmatch(national) and typed and typed.fullmatch(national))
+
     return (re.compile("|".join(f"(?:{p})" for p in prefixes)) if prefixes else None,
-            re.compile(meta.leading_digits) if meta.leading_digits else None)
+            re.compile(meta.leading_digits) if meta.leading_digits else None, valid)
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,6 +4,7 @@ transaction, run by :class:`tui_phone.contacts.db.ContactsDB`). Append only."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 
@@ -59,7 +60,10 @@ def search_digits(numbers: list[tuple[str, str]]) -> str:
 
 
 def _only_digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+    return _NOT_DIGIT.sub("", text)
+
+
+_NOT_DIGIT = re.compile(r"\D")
 
 
 def _v1_contacts(conn: sqlite3.Connection, fts: bool) -> None:
