@@ -7,12 +7,16 @@
   the file from version ``i`` to ``i + 1``, each in its own transaction.
 - Search reads two columns of each contact row: ``haystack`` (names, company,
   email and job title, case-folded, one per line) and ``digits`` (the digits of
-  each number as typed and as E.164). ``contact_search`` indexes both with FTS5's
-  trigram tokenizer (SQLite 3.34+; kept in sync by triggers), so a term of three
-  or more characters is an index lookup; shorter terms, and every term when
-  FTS5 or trigram is missing, are found with ``instr`` on the rows.
-- Caller lookup goes through indexes on ``numbers.e164`` and on ``numbers.tail``
-  (the number's digits reversed, leading zeros dropped).
+  each number as typed and as E.164, a string left out when another holds it).
+  ``contact_search`` indexes both with FTS5's trigram tokenizer without
+  positions (SQLite 3.34+; kept in sync by triggers): a term of three or more
+  characters gives the rows holding all its trigrams, checked with ``instr``;
+  shorter terms, and every term when FTS5 or trigram is missing, are found
+  with ``instr`` on the rows.
+- Caller lookup goes through the index on ``numbers.tail`` (the number's
+  digits reversed, leading zeros dropped), also for an exact E.164 match.
+- A bulk insert hands out ids itself and inserts in two statements; a first
+  import builds the indexes after the rows; the WAL is cut back after it.
 
 One connection, guarded by a lock (reads and writes take turns): the UI calls
 this from a worker thread, never from its own. Errors meant for a person are
