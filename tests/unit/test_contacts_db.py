@@ -396,6 +396,7 @@ def test_a_version_5_database_is_upgraded_losing_nothing(tmp_path):
             assert found is not None and c.numbers[0].e164 in [n.e164 for n in found.numbers]
         schema = " ".join(r[0] or "" for r in old._conn.execute("SELECT sql FROM sqlite_master"))
         assert "detail=none" in schema and "numbers_e164" not in schema
+        assert old._read("PRAGMA freelist_count") == [(0,)]  # compacted once: the old index's pages went back
         old._conn.execute("INSERT INTO contact_search (contact_search, rank) VALUES ('integrity-check', 1)")
         assert old._read("SELECT digits FROM contacts") == new._read("SELECT digits FROM contacts")
 

@@ -53,6 +53,8 @@ LOOKUP_MIN_DIGITS = 7
 BULK_MIN = 100
 """From this many contacts in one insert on, the search index is built once after the rows."""
 _BULK_INDEXES = ("contacts_order", "numbers_tail")
+COMPACT_FROM = 6
+"""A file upgraded from a version before this one is compacted once (see ``ContactsDB._compact``)."""
 RARE_MAX = 1000
 """A search term with at most this many matches is looked up in the index (see ``ContactsDB._rare``)."""
 
@@ -146,6 +148,18 @@ class ContactsDB:
             for number, step in enumerate(MIGRATIONS[version:], version + 1):
                 step(conn, fts)
                 conn.execute(f"PRAGMA user_version = {number}")
+        if 0 < version < COMPACT_FROM:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Once, after the upgrade to version 6: give the pages it freed (a third
+        of the file) back to the disk. Busy (another process reading): the free
+        pages stay in the file and are used again as it grows."""
+        try:
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:
+            pass
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

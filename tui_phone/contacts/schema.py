@@ -42,7 +42,7 @@ _SEARCH_INDEX = ("""CREATE VIRTUAL TABLE contact_search USING fts5(haystack, dig
         content='contacts', content_rowid='id', detail=none, columnsize=0)""", *_TRIGGERS)
 """The trigram index over ``contacts.haystack`` and ``contacts.digits`` (external
 content: the text is stored once, in ``contacts``). ``detail=none``: it knows
-which rows hold a trigram, not where (9 MB per 100k contacts instead of 30):
+which rows hold a trigram, not where (7.5 MB per 100k contacts instead of 30):
 a term is looked up as all its trigrams and the rows it gives are checked
 with ``instr`` (see ``ContactsDB._rare``)."""
 
@@ -131,7 +131,7 @@ def _v5_history_depth(conn: sqlite3.Connection, fts: bool) -> None:
 
 
 def _v6_thrift(conn: sqlite3.Connection, fts: bool) -> None:
-    """Half the file (89 -> ~45 MB per 100k contacts): the search index without
+    """Less than two thirds of the file (89 -> 54 MB per 100k contacts): the search index without
     positions, ``digits`` without strings contained in others, no index on
     ``numbers.e164`` (a lookup goes through ``numbers_tail``, derived from it)."""
     had_index = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'contact_search'").fetchone()

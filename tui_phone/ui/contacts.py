@@ -1,6 +1,6 @@
 """The contacts pane (external contacts and the team, searchable, favorites
 first) and the team pane (live status). The database is the app's
-``directory``: a search that answers within 2 ms runs at once (the key and
+``directory``: a search that answers within 5 ms runs at once (the key and
 its rows paint in one frame), a longer one in a worker thread, so no
 keystroke waits on SQLite; the pane asks for one window of rows, the newest
 search wins and a stale answer is dropped."""
