@@ -37,6 +37,8 @@ SEPARATORS = frozenset("-.()")
 """Visual separators dropped from numbers (besides any kind of space)."""
 
 _DIALABLE = frozenset("0123456789*#+")
+_PLAIN = re.compile(r"\+?[0-9*#(). -]*")
+_PLAIN_SEPARATORS = re.compile(r"[(). -]")
 
 
 class NotDialable(ValueError):
@@ -71,6 +73,10 @@ def dialable(text: str) -> str:
     ``+`` that is not the first character, and on more than ``MAX_DIGITS``
     dialable characters. ``""`` gives ``""``; the caller decides about empty.
     """
+    if _PLAIN.fullmatch(text):  # the usual shape, in one pass (a bulk import judges every number)
+        plain = _PLAIN_SEPARATORS.sub("", text)
+        if len(plain) <= MAX_DIGITS:
+            return plain
     out = []
     for ch in text:
         if ch in _DIALABLE:

@@ -85,6 +85,18 @@ def test_dialable_returns_only_dialable_chars_or_raises_value_error(text):
     assert set(out) <= DIALABLE and len(out) <= MAX_DIGITS and "+" not in out[1:]
 
 
+@given(st.text(alphabet="0123456789*#+().- ", max_size=40))
+@settings(max_examples=500, deadline=None)
+def test_dialable_one_pass_shape_gives_the_same_as_the_rules(text):
+    """Digits, * # and ASCII separators take dialable's one-pass path: same answer, same refusals."""
+    kept = [ch for ch in text if ch not in "().- "]
+    if "+" in kept[1:] or len(kept) > MAX_DIGITS:
+        with pytest.raises(NotDialable):
+            dialable(text)
+    else:
+        assert dialable(text) == "".join(kept)
+
+
 # ----- normalize ------------------------------------------------------------------
 
 @pytest.mark.parametrize("number, region, expected", [

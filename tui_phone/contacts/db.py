@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from tui_phone import locations
-from tui_phone.contacts.schema import _TRIGGERS, MIGRATIONS, search_digits
+from tui_phone.contacts.schema import _TRIGGERS, MIGRATIONS, only_digits, search_digits
 from tui_phone.files import private_dir, touch_private
 from tui_phone.contacts.model import Contact, ContactError, Number, validate
 from tui_phone.numbers import NotDialable, dialable, normalize
@@ -59,14 +59,10 @@ RARE_MAX = 1000
 """A search term with at most this many matches is looked up in the index (see ``ContactsDB._rare``)."""
 
 
-def _digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
-
-
 def _tail(e164: str) -> str:
     """The lookup key of a number: its digits reversed, leading zeros (trunk and
     international prefixes like ``0`` and ``00``) dropped."""
-    return _digits(e164).lstrip("0")[::-1]
+    return only_digits(e164).lstrip("0")[::-1]
 
 
 def _phrase(term: str) -> str:
@@ -82,12 +78,12 @@ def _terms(text: str) -> list[tuple[str, str]]:
         whole = dialable(text)
     except NotDialable:
         whole = ""
-    if _digits(whole):
-        return [("digits", _digits(whole))]
+    if only_digits(whole):
+        return [("digits", only_digits(whole))]
     out = []
     for word in text.split():
         try:
-            digits = _digits(dialable(word))
+            digits = only_digits(dialable(word))
         except NotDialable:
             digits = ""
         out.append(("digits", digits) if digits else ("text", word.casefold()))
@@ -466,7 +462,7 @@ class ContactsDB:
             dial = dialable(number)
         except NotDialable:
             return None
-        if not _digits(dial):
+        if not only_digits(dial):
             return None
         order = " ORDER BY c.favorite DESC, c.id LIMIT 1"
         e164 = normalize(dial, self.region)

@@ -51,7 +51,7 @@ def search_digits(numbers: list[tuple[str, str]]) -> str:
     """``contacts.digits``: the digits of each number as typed and as E.164, one
     string each, space-separated, leaving out a string that is part of another
     (``2125550100`` is in ``12125550100``): a fragment found in it is found in the other."""
-    strings = sorted({d for pair in numbers for d in map(_only_digits, pair) if d}, key=len, reverse=True)
+    strings = sorted({d for pair in numbers for d in map(only_digits, pair) if d}, key=len, reverse=True)
     kept: list[str] = []
     for d in strings:
         if not any(d in k for k in kept):
@@ -59,7 +59,7 @@ def search_digits(numbers: list[tuple[str, str]]) -> str:
     return " ".join(kept)
 
 
-def _only_digits(text: str) -> str:
+def only_digits(text: str) -> str:
     return _NOT_DIGIT.sub("", text)
 
 
