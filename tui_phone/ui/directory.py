@@ -3,8 +3,9 @@
 ``Directory`` wraps whatever ``phone.contacts`` is (the local SQLite store,
 or ``control.remote.RemoteContacts`` when the TUI is attached to a phone in
 another process) and runs every call in a worker thread, so no keystroke
-waits on SQLite or the socket. Widgets ask the app's ``directory``; none of
-them holds the database."""
+waits on SQLite or the socket; only ``search_now`` asks the local database on
+the caller's thread, and SQLite stops it after ``NOW_BUDGET``. Widgets ask
+the app's ``directory``; none of them holds the database."""
 
 from __future__ import annotations
 
