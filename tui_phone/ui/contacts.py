@@ -101,7 +101,10 @@ class ContactsPane(Vertical):
         found = self.app.directory.search_now(self._wanted[0], True, self.limit)
         if found is not None:  # answered at once: no thread, no waiting for the GIL behind the paint
             self._wanted = None  # an older search still running is dropped when it ends
-            self.show(found)
+            try:
+                self.show(found)
+            except NoMatches:
+                return  # the pane's table went away meanwhile (the app is closing), as in _search_latest
         elif not self._searching:
             self._searching = True
             self.run_worker(self._search_latest(), group="contact-search")
