@@ -75,8 +75,8 @@ def queries(rng: random.Random, contacts: list[Contact], n: int) -> list[str]:
     return out
 
 
-def size_mb(where: Path) -> float:
-    return sum(p.stat().st_size for p in where.glob("tui-phone.db*")) / 1e6
+def size_mb(where: Path, suffix: str = "*") -> float:
+    return sum(p.stat().st_size for p in where.glob(f"tui-phone.db{suffix}")) / 1e6
 
 
 def rss_mb() -> float:
@@ -121,7 +121,8 @@ def main() -> None:
               f"sqlite={__import__('sqlite3').sqlite_version}")
         print(f"bulk insert: {bulk:.2f} s ({bulk / args.count * 1e6:.0f} us/contact); "
               f"team refresh (50): {refresh * 1000:.1f} ms; "
-              f"file {size_mb(Path(tmp)):.1f} MB with WAL ({size_mb(Path(tmp)) / args.count * 1e5:.1f} MB per 100k); "
+              f"file {size_mb(Path(tmp)):.1f} MB with WAL ({size_mb(Path(tmp)) / args.count * 1e5:.1f} MB per 100k;"
+              f" WAL {size_mb(Path(tmp), '-wal'):.1f} MB); "
               f"process RSS grew {rss:.0f} MB")
 
         qs = queries(rng, stored, 200)

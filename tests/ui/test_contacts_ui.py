@@ -85,6 +85,33 @@ async def test_favorites_first_and_search_narrows():
         await until(pilot, lambda: names(app) == ["Bob"], what="email search")
 
 
+async def test_a_quick_search_shows_in_the_same_step_and_a_slow_one_in_a_worker():
+    """A search the database answers within the budget fills the rows inside the key's own
+    handler (no worker: the rows and the key paint together); one that takes longer
+    goes to a worker, and only the newest text's answer is shown."""
+    from tui_phone.ui import directory
+
+    app, _ = scripted_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        app.phone.contacts.add_many([Contact(first=f"Person{i}", last="Quick") for i in range(150)]
+                                    + [Contact(first="Ada", last="Lovelace")])
+        await open_contacts(pilot, app)
+        pane = app.query_one(ContactsPane)
+        search = app.query_one("#contact-search")
+        before = pane.renders
+        search.value = "lovelace"  # the watcher runs the search; nothing is awaited here
+        assert pane.renders == before + 1 and names(app) == ["Ada Lovelace"] and not pane._searching
+        budget, directory.NOW_BUDGET = directory.NOW_BUDGET, 0.0
+        try:
+            search.value = "quick"
+            assert names(app) == ["Ada Lovelace"] and pane._searching  # not answered at once: a worker asks
+            search.value = "person14"
+            await until(pilot, lambda: names(app) == [f"Person{i} Quick" for i in (14, *range(140, 150))],
+                        what="the newest text's rows")
+        finally:
+            directory.NOW_BUDGET = budget
+
+
 async def test_call_contact_picks_a_number(sipp_dir):
     uas = sipp_uas(sipp_dir, scenario="uas-fast")
     app = make_app(config(f'proxy = "sip:127.0.0.1:{uas.port}"\n'))

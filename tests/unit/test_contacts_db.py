@@ -175,7 +175,9 @@ def test_search_index_follows_every_write(db):
 def test_bulk_insert_and_import_index_every_row_once(db):
     """From BULK_MIN contacts on, the index is built after the rows; it still matches them exactly."""
     many = [bob(first=f"Bulk{i:03d}", numbers=(Number("work", f"+1 212 555 {i:04d}"),)) for i in range(BULK_MIN)]
-    db.add_many(many)
+    db.add_many(many)  # a first import: contacts_order and numbers_tail are built after the rows
+    assert {"contacts_order", "numbers_tail"} <= {r[0] for r in db._read("SELECT name FROM sqlite_master")}
+    assert db._read("PRAGMA integrity_check") == [("ok",)]
     assert db.merge_many(many) == (0, BULK_MIN)  # the same cards again: every one replaced, re-indexed
     db.add(bob(first="Single"))  # the per-row trigger is back
     if db.fts:
@@ -319,6 +321,113 @@ def test_refuses_a_newer_schema(tmp_path):
     conn.close()
     with pytest.raises(ContactError, match="is newer than this tui-phone knows"):
         ContactsDB(path)
+
+
+def generated(count: int, seed: int = 3) -> list[Contact]:
+    """Contacts with repeated names, companies and area codes (common and rare search terms)."""
+    import random
+
+    rng = random.Random(seed)
+    firsts, lasts = ["Alice", "Bob", "Jörg", "Zoë", "Dan", "Erika"], ["Smith", "Müller", "Okafor", "Ng", "Rossi"]
+    return [Contact(first=rng.choice(firsts), last=f"{rng.choice(lasts)}{i % 13 or ''}",
+                    company=rng.choice(["Acme", "Globex", ""]), email=f"p{i}@example.com",
+                    favorite=rng.random() < .05, job_title=rng.choice(["Buyer", "Chef", ""]),
+                    numbers=tuple(Number("work", f"({rng.choice([212, 646, 305])}) 555-{rng.randint(0, 9999):04d}")
+                                  for _ in range(rng.randint(0, 2))) + ((Number("other", f"{200 + i % 50}"),)
+                                                                      if i % 7 == 0 else ()))
+            for i in range(count)]
+
+
+QUERIES = ["a", "s", "sm", "mit", "smith", "smith1", "MÜL", "ö", "zoë ng", "bob acme", "acme", "glob", "p12",
+           "p1234@", "example", "2", "55", "212", "555-01", "(646) 5", "+1 305", "2125550", "20", "2004", "210",
+           "qq", "zzz", "jörg müller3", "e chef", "buyer 646"]
+
+
+def test_index_and_scan_find_the_same_contacts(tmp_path):
+    """The trigram index (no positions: a superset checked with instr, or a walk for common
+    terms) gives exactly what scanning every row gives, whole lists and one screen."""
+    people = generated(RARE_MAX + 600)
+    with ContactsDB(tmp_path / "fts.db", "US") as fts, ContactsDB(tmp_path / "scan.db", "US", fts=False) as scan:
+        assert fts.fts and not scan.fts
+        fts.add_many(people)
+        scan.add_many(people)
+        for text in QUERIES:
+            for limit in (None, 50):
+                assert fts.search(text, limit=limit) == scan.search(text, limit=limit), (text, limit)
+        assert len(fts.search("example")) > RARE_MAX > len(fts.search("smith1")) > 0  # both paths ran
+
+
+def test_a_version_5_database_is_upgraded_losing_nothing(tmp_path):
+    """A file written by the version before (v5: a trigram index with positions, an
+    index on numbers.e164, digits as typed and as E.164) opens as v6 with every contact,
+    the same search answers as a new file, its caller lookups and a smaller index."""
+    from tui_phone.contacts.model import validate
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    for step in MIGRATIONS[:5]:
+        step(conn, True)
+    conn.execute("PRAGMA user_version = 5")
+    people = [validate(c, "US") for c in generated(400, seed=8)]
+    for c in people:  # rows as version 5 stored them
+        digits = " ".join(dict.fromkeys(d for n in c.numbers for d in ("".join(filter(str.isdigit, n.typed)),
+                                                                       n.e164.lstrip("+")) if d))
+        haystack = "\n".join(f.casefold() for f in (c.first, c.last, c.company, c.email, c.job_title))
+        cur = conn.execute("INSERT INTO contacts (first, last, company, email, job_title, sip_uri, favorite, team,"
+                           " sort_key, haystack, digits, uid) VALUES (?, ?, ?, ?, ?, '', ?, 0, ?, ?, ?, '')",
+                           (c.first, c.last, c.company, c.email, c.job_title, int(c.favorite),
+                            c.name.casefold(), haystack, digits))
+        conn.executemany("INSERT INTO numbers (contact_id, pos, label, typed, e164, tail) VALUES (?, ?, ?, ?, ?, ?)",
+                         [(cur.lastrowid, i, n.label, n.typed, n.e164, n.e164.lstrip("+").lstrip("0")[::-1])
+                          for i, n in enumerate(c.numbers)])
+    conn.execute("COMMIT")
+    assert "numbers_e164" in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    with ContactsDB(path, "US") as old, ContactsDB(tmp_path / "new.db", "US") as new:
+        assert old.schema_version == 6 and old.fts
+        new.add_many(people)
+        assert old.search("") == new.search("") and len(old.search("")) == 400
+        for text in QUERIES:
+            assert old.search(text) == new.search(text), text
+        called = [c for c in people if c.numbers][:20]
+        for c in called:
+            found = old.lookup(c.numbers[0].typed)
+            assert found is not None and c.numbers[0].e164 in [n.e164 for n in found.numbers]
+        schema = " ".join(r[0] or "" for r in old._conn.execute("SELECT sql FROM sqlite_master"))
+        assert "detail=none" in schema and "numbers_e164" not in schema
+        assert old._read("PRAGMA freelist_count") == [(0,)]  # compacted once: the old index's pages went back
+        old._conn.execute("INSERT INTO contact_search (contact_search, rank) VALUES ('integrity-check', 1)")
+        assert old._read("SELECT digits FROM contacts") == new._read("SELECT digits FROM contacts")
+
+
+def test_search_within_answers_at_once_or_gives_way(tmp_path):
+    """The UI's own-thread search: the same answer as search() when it is quick; None
+    (not a partial list, not an error) when the time is up or another thread has the
+    database; the connection works on after an interrupted query."""
+    with ContactsDB(tmp_path / "tui-phone.db", "US") as db:
+        db.add_many(generated(3000))
+        for text in ("smith1", "acme", "", "212"):
+            assert db.search_within(1.0, text, True, 36) == db.search(text, True, 36)
+        assert db.search_within(0.0, "qx") is None  # a walk of every row: stopped at once
+        assert db.search("smith1") == db.search_within(1.0, "smith1")
+        took = threading.Event()
+
+        def hold():
+            with db._lock:
+                took.set()
+                done.wait(5)
+
+        done = threading.Event()
+        holder = threading.Thread(target=hold)
+        holder.start()
+        took.wait(5)
+        try:
+            assert db.search_within(1.0, "acme") is None  # another thread's turn: never waits for it
+        finally:
+            done.set()
+            holder.join()
+        assert len(db.search_within(1.0, "acme", limit=5)) == 5
 
 
 def test_default_path_is_in_the_data_dir(tmp_path, monkeypatch):

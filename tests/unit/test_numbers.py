@@ -85,6 +85,18 @@ def test_dialable_returns_only_dialable_chars_or_raises_value_error(text):
     assert set(out) <= DIALABLE and len(out) <= MAX_DIGITS and "+" not in out[1:]
 
 
+@given(st.text(alphabet="0123456789*#+().- ", max_size=40))
+@settings(max_examples=500, deadline=None)
+def test_dialable_one_pass_shape_gives_the_same_as_the_rules(text):
+    """Digits, * # and ASCII separators take dialable's one-pass path: same answer, same refusals."""
+    kept = [ch for ch in text if ch not in "().- "]
+    if "+" in kept[1:] or len(kept) > MAX_DIGITS:
+        with pytest.raises(NotDialable):
+            dialable(text)
+    else:
+        assert dialable(text) == "".join(kept)
+
+
 # ----- normalize ------------------------------------------------------------------
 
 @pytest.mark.parametrize("number, region, expected", [
@@ -124,6 +136,55 @@ def test_normalize_gives_dialable_chars_and_is_idempotent(text, region):
     assert set(once) <= DIALABLE
     assert normalize(once, region) == once
     assert once == number or re.fullmatch(r"\+[1-9][0-9]{1,14}", once)
+
+
+def _phonenumbers_e164(number: str, region: str) -> str:
+    """What normalize answered before its fast path: phonenumbers' full parse and validity check."""
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(number, region or None)
+    except phonenumbers.NumberParseException:
+        return number
+    if not (number.lstrip("+").isdigit() and phonenumbers.is_valid_number(parsed)):
+        return number
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return e164 if len(e164) <= 16 else number
+
+
+def test_normalize_fast_path_gives_phonenumbers_answer_across_regions():
+    """The fast path (+E.164 and plain national digits) never changes what normalize
+    answers: ~60,000 seeded numbers, each in several written forms, from numbers
+    valid in 22 regions (some digits changed, so many are invalid), read in each region."""
+    import random
+
+    import phonenumbers
+
+    from tui_phone.numbers import _normalize, _plain_e164
+
+    rng = random.Random(17)
+    regions = ["US", "CA", "GB", "DE", "FR", "IT", "NL", "CH", "AT", "AU", "BR", "IN", "JP", "RU", "KZ",
+               "MX", "AR", "SE", "ES", "JE", "AG", "PR"]
+    kinds = [phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE,
+             phonenumbers.PhoneNumberType.TOLL_FREE]
+    checked = fast = 0
+    for region in regions + ["", "XX"]:
+        for _ in range(300):
+            example = phonenumbers.example_number_for_type(rng.choice(regions), rng.choice(kinds))
+            if example is None:
+                continue
+            cc = example.country_code
+            nat = "".join(d if rng.random() < .7 else str(rng.randint(0, 9)) for d in str(example.national_number))
+            for form in (nat, f"+{cc}{nat}", "0" + nat, "1" + nat, f"00{cc}{nat}", f"011{cc}{nat}",
+                         nat[:rng.randint(1, len(nat))], f"{cc}{nat}", nat + str(rng.randint(0, 99))):
+                expected = _phonenumbers_e164(form, region)
+                assert _normalize.__wrapped__(form, region) == expected, (form, region)
+                fast += _plain_e164(form, region) is not None
+                checked += 1
+    assert checked > 50_000
+    assert fast > checked // 20  # the fast path does answer the common shapes
+    assert _plain_e164("2125550100", "US") == "+12125550100"
+    assert _plain_e164("+4930901820", "US") == "+4930901820"
 
 
 # ----- adjust ---------------------------------------------------------------------

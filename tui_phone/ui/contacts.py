@@ -1,8 +1,9 @@
 """The contacts pane (external contacts and the team, searchable, favorites
 first) and the team pane (live status). The database is the app's
-``directory`` (worker threads), so no keystroke waits on SQLite; the pane
-asks for one window of rows, the newest search wins and a stale answer is
-dropped."""
+``directory``: a search that answers within 5 ms runs at once (the key and
+its rows paint in one frame), a longer one in a worker thread, so no
+keystroke waits on SQLite; the pane asks for one window of rows, the newest
+search wins and a stale answer is dropped."""
 
 from __future__ import annotations
 
@@ -96,7 +97,14 @@ class ContactsPane(Vertical):
         if new or not self.limit:
             self.limit = self.window()
         self._wanted = (self.query_one("#contact-search", Input).value, self.limit)
-        if not self._searching:
+        found = self.app.directory.search_now(self._wanted[0], True, self.limit)
+        if found is not None:  # answered at once: no thread, no waiting for the GIL behind the paint
+            self._wanted = None  # an older search still running is dropped when it ends
+            try:
+                self.show(found)
+            except NoMatches:
+                return  # the pane's table went away meanwhile (the app is closing), as in _search_latest
+        elif not self._searching:
             self._searching = True
             self.run_worker(self._search_latest(), group="contact-search")
 

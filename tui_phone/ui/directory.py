@@ -3,8 +3,9 @@
 ``Directory`` wraps whatever ``phone.contacts`` is (the local SQLite store,
 or ``control.remote.RemoteContacts`` when the TUI is attached to a phone in
 another process) and runs every call in a worker thread, so no keystroke
-waits on SQLite or the socket. Widgets ask the app's ``directory``; none of
-them holds the database."""
+waits on SQLite or the socket; only ``search_now`` asks the local database on
+the caller's thread, and SQLite stops it after ``NOW_BUDGET``. Widgets ask
+the app's ``directory``; none of them holds the database."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ import asyncio
 
 from ..contacts.model import Contact
 from ..history import HistoryEntry
+
+
+NOW_BUDGET = 0.005
+"""How long a search may hold the UI thread (s): a key's rows come in the same frame as the key."""
 
 
 class Directory:
@@ -25,6 +30,15 @@ class Directory:
 
     async def search(self, text: str = "", include_team: bool = True, limit: int | None = None) -> list[Contact]:
         return await self._run("search", text, include_team, limit)
+
+    def search_now(self, text: str = "", include_team: bool = True, limit: int | None = None) -> list[Contact] | None:
+        """The answer of :meth:`search` when the local database gives it within
+        ``NOW_BUDGET`` on this thread; None when it would take longer, the
+        database is busy or not open yet, or it is another process's (ask :meth:`search`)."""
+        if not getattr(self.phone, "contacts_open", False):  # a view of another process has no database here
+            return None
+        within = getattr(self.phone.contacts, "search_within", None)
+        return within(NOW_BUDGET, text, include_team, limit) if within is not None else None
 
     async def history(self, kind: str | None = None, limit: int = 200) -> list[HistoryEntry]:
         return await self._run("history", kind, limit)
