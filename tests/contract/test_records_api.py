@@ -192,3 +192,18 @@ def test_a_headless_phone_rings_through_the_desktop_session_bus(sipp_dir, tmp_pa
     finally:
         stop_process(locals().get("monitor"))
         stop_process(bus)
+
+
+def test_a_call_to_a_host_that_does_not_resolve_ends_with_a_sentence(headless):
+    """Found by the socket fuzz test: the history kept pjsua's own text,
+    'gethostbyname() has returned error (PJ_ERESOLVE)', as the call's reason."""
+    phone = headless(direct("alice"))
+    r = phone.api({"mt": "StartCall", "sip": "sip:bob@no-such-host.invalid"})
+    if r["ok"]:
+        phone.wait_for(lambda m: not m["calls"], 20, "the call ended")
+    else:
+        assert r["error"].endswith(": the host name could not be resolved"), r
+    history = phone.api({"mt": "GetHistory"})["history"]
+    text = repr(history)
+    assert "PJ_" not in text and "gethostbyname" not in text, text
+    assert history[0]["reason"] == "the host name could not be resolved", history[0]

@@ -279,7 +279,7 @@ class Calls:
     def state_changed(self, call: SipCall) -> None:
         info = call.getInfo()
         self.announce(call, info.callIdString)
-        st, code, reason = info.state, info.lastStatusCode, info.lastReason
+        st, code, reason = info.state, info.lastStatusCode, errors.plain(info.lastReason)
         if st == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.forget(call, code, reason)
             return
@@ -331,7 +331,7 @@ class Calls:
                       CallState.HELD if remote_hold else CallState.CONNECTED)
 
     def transfer_status(self, call: SipCall, prm) -> None:
-        code, reason = prm.statusCode, prm.reason
+        code, reason = prm.statusCode, errors.plain(prm.reason)
         if prm.finalNotify:
             level = "info" if code // 100 == 2 else "error"
             self._log(level, f"call {call.cid}: transfer {'done' if level == 'info' else 'failed'} ({code} {reason})")

@@ -13,7 +13,7 @@ import re
 
 from ..config import MAX_CALLS
 
-_CONSTANT = re.compile(r"\s*\((PJ[A-Z0-9_]*)\)\s*$")
+_CONSTANT = re.compile(r"\s*\((PJ[A-Z0-9_]*)(?:\(\d+\))?\)\s*$")
 
 # pj constant -> (sentence, kind)
 SENTENCES: dict[str, tuple[str, str]] = {
@@ -53,6 +53,19 @@ def explain(e: BaseException) -> tuple[str, str]:
         text = _CONSTANT.sub("", reason).strip() or "the SIP stack refused"
         return text[0].lower() + text[1:], "failed"
     return "the SIP stack could not do that (see the debug log)", "failed"
+
+
+def plain(reason: str) -> str:
+    """A call's end reason as pjsua gives it, for a person: a SIP reason
+    ("Busy Here") as it is; pjsua's own text with a pj constant
+    ("gethostbyname() has returned error (PJ_ERESOLVE)") as a sentence."""
+    m = _CONSTANT.search(reason or "")
+    if not m:
+        return reason
+    if m.group(1) in SENTENCES:
+        return SENTENCES[m.group(1)][0]
+    text = reason[:m.start()].strip()
+    return "the SIP stack could not reach the other side" if not text or "(" in text else text[0].lower() + text[1:]
 
 
 def detail(e: BaseException) -> str:

@@ -15,6 +15,7 @@ import pjsua2 as pj
 from ..commands import Result, SendSms
 from ..events import Log, Message
 from ..uri import parse_remote
+from . import errors
 from .calls import target_uri
 from .presence import Buddy
 
@@ -70,11 +71,11 @@ class Messaging:
         if match is not None:
             self.pending.remove(match)
             key = match[2]
-        ok = prm.code // 100 == 2
+        ok, reason = prm.code // 100 == 2, errors.plain(prm.reason)
         self.engine.emit(Message(sip, "o", prm.msgBody, time.time(),
-                                 "sent" if ok else f"failed: {prm.code} {prm.reason}", key))
+                                 "sent" if ok else f"failed: {prm.code} {reason}", key))
         if not ok:
-            self.engine.emit(Log("error", f"message to {sip} failed: {prm.code} {prm.reason}", time.time()))
+            self.engine.emit(Log("error", f"message to {sip} failed: {prm.code} {reason}", time.time()))
 
     def abandon(self) -> bool:
         """Quitting: messages still awaiting a delivery report are marked as

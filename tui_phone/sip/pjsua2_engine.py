@@ -99,7 +99,7 @@ class _Account(pj.Account):
         if ok:  # registered: no retry due
             self.engine._register_at.pop(self.cfg.name, None)
             self.engine._register_busy.discard(self.cfg.name)
-        self.engine.emit(RegState(self.cfg.name, ok, prm.code, prm.reason, info.regExpiresSec))
+        self.engine.emit(RegState(self.cfg.name, ok, prm.code, errors.plain(prm.reason), info.regExpiresSec))
 
     def onIncomingCall(self, prm):
         self.engine._guard(self.engine.sound.start)  # a call before the REGISTERs were answered
