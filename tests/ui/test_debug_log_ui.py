@@ -24,6 +24,9 @@ async def test_debug_writes_app_and_sip_logs_to_the_state_dir():
         await until(pilot, app.ready.is_set, what="engine")
         await until(pilot, lambda: any("ready for direct calls" in line.text
                                        for line in app.query_one(LogPane).lines), what="log line")
+        # the sound device is decided after the registrations (up to a second later)
+        await until(pilot, lambda: any("audio off" in line.text
+                                       for line in app.query_one(LogPane).lines), what="audio line")
         app.log_line("warning", f"a line that somehow holds {PASSWORD}")
         await pilot.press("q")
     text = (state_dir() / "tui-phone.log").read_text()
