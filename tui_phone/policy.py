@@ -56,10 +56,13 @@ def judge(target: str, source: Source, config: Config) -> str | None:
         behind = _behind_a_line_prefix(reading, region)
         if behind:
             return f"{shown} reaches the emergency number {behind}"
-    for reading in every:
-        e164 = numbers.normalize(reading, region)
-        if numbers.matches_confirm(e164, config.policy["confirm_patterns"]):
-            return f"{e164} matches the confirmation list (premium-rate or international)"
+    # a premium number behind an outside-line 0 or 9 no config names (9 0900 …, found by an outside probe)
+    behind_prefix = {r[k:] for r in every for k in (1, 2) if len(r) > k + 3 and set(r[:k]) <= set("09")}
+    for reading in every | behind_prefix:
+        # also read naively (trunk prefix → country code): a switch may connect what phonenumbers calls invalid
+        for e164 in {numbers.normalize(reading, region), _naive_e164(reading, region)} - {""}:
+            if numbers.matches_confirm(e164, config.policy["confirm_patterns"]):
+                return f"{e164} matches the confirmation list (premium-rate or international)"
     if "*" in number or "#" in number:
         return f"{shown} carries a service code (* or #), which can change the line's settings"
     return None
@@ -93,12 +96,37 @@ def numbers_everywhere() -> frozenset[str]:
 def _behind_a_line_prefix(reading: str, region: str) -> str | None:
     """The emergency number ``reading`` is, once one to three leading 0s, 9s or a
     ``+`` are taken as an outside-line or international prefix that no config
-    names (``0911``, ``00911``, ``9112``, ``+911``; found by an outside probe).
+    names (``0911``, ``00911``, ``9112``, ``+911``; found by an outside probe),
+    or behind a foreign country code (``+1911`` from Germany).
     Only an exact emergency number counts, so Nuremberg's 0911 area code with a
     subscriber number behind it dials as it should."""
     for k in range(1, min(3, len(reading) - 2) + 1):
         rest = reading[k:]
         if set(reading[:k]) <= set("09+") and (rest in numbers_everywhere() or _exact_emergency(rest, region)):
+            return rest
+    return _behind_a_country_code(reading)
+
+
+def _naive_e164(reading: str, region: str) -> str:
+    """``reading`` in E.164 by the plain rule (the region's trunk prefix becomes
+    its country code), whether or not phonenumbers holds it valid; "" if none."""
+    if not region or not reading.isdigit():
+        return ""
+    cc, _, trunk = _country(region)
+    return f"+{cc}{reading[len(trunk):]}" if cc and trunk and reading.startswith(trunk) else ""
+
+
+def _behind_a_country_code(reading: str) -> str | None:
+    """The emergency number behind any country's code: +1 911 and +33 112 from
+    Germany, 011 49 112 from the US (an international prefix is read as + first)."""
+    import phonenumbers
+
+    if not reading.startswith("+"):
+        return None
+    for k in (1, 2, 3):
+        cc, rest = reading[1:1 + k], reading[1 + k:]
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(cc)) if cc.isdigit() else None
+        if regions and rest and (rest in numbers_everywhere() or any(_exact_emergency(rest, r) for r in regions)):
             return rest
     return None
 
@@ -111,21 +139,23 @@ def _exact_emergency(number: str, region: str) -> bool:
 
 
 @functools.lru_cache(maxsize=8)
-def _country(region: str) -> tuple[str, str]:
-    """(country calling code, international access prefix) of ``region``: ("1", "011") for US."""
+def _country(region: str) -> tuple[str, str, str]:
+    """(country calling code, international access prefix, trunk prefix) of
+    ``region``: ("1", "011", "1") for US, ("49", "00", "0") for DE."""
     import phonenumbers
     from phonenumbers.phonemetadata import PhoneMetadata
 
     meta = PhoneMetadata.metadata_for_region(region)
     intl = meta.international_prefix if meta and re.fullmatch(r"\d+", meta.international_prefix or "") else "00"
-    return str(phonenumbers.country_code_for_region(region) or ""), intl
+    trunk = (meta.national_prefix or "") if meta else ""
+    return str(phonenumbers.country_code_for_region(region) or ""), intl, trunk
 
 
 def readings(number: str, prefix: str = "", region: str = "") -> set[str]:
     """Every way a switch may read ``number`` (module docstring), including
     the number within the own country: +1911, 1911 and 011 1 911 reach 911
     in the US; 0049 112 reaches 112 in Germany."""
-    cc, intl = _country(region) if region else ("", "00")
+    cc, intl, _ = _country(region) if region else ("", "00", "")
     out: set[str] = set()
     todo = [number]
     while todo and len(out) < MAX_READINGS:

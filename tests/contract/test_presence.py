@@ -57,7 +57,10 @@ def test_presence_through_kamailio(tmp_path, kamailio, headless, sipp_dir):
 
 
 def test_presence_peer_to_peer(tmp_path, headless, sipp_dir):
-    bob = headless(direct("bob"), name="bob")
+    """Colleagues watch each other: each is on the other's team list (a stranger is refused, below)."""
+    (tmp_path / "bob").mkdir()
+    bobs_team = team_file(tmp_path / "bob", "sip:alice@127.0.0.1")  # any port
+    bob = headless(direct("bob") + f'\n[team]\nsource = "{bobs_team}"\n', name="bob")
     team = team_file(tmp_path, f"sip:bob@{bob.sip_address}")
     alice = headless(direct("alice") + f'\n[team]\nsource = "{team}"\n', name="alice")
     check_states(alice, bob, sipp_dir, within=2.0)
@@ -82,3 +85,37 @@ def test_bad_team_source_is_a_log_line(tmp_path, headless):
         time.sleep(0.05)
     assert "team:" in alice.stderr() and "no such file" in alice.stderr()
     assert alice.api({"mt": "GetState"})["ok"]
+
+
+def test_a_stranger_may_not_watch_the_phone(headless):
+    """Found by an outside probe: any host's SUBSCRIBE got 200 and a NOTIFY with our status.
+    Now only the registrar/proxy and the team list may watch; a stranger gets 403 and no NOTIFY."""
+    import socket
+
+    phone = headless(direct("alice"))
+    host, port = phone.sip_address.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(2)
+    me = s.getsockname()[1]
+    try:
+        s.sendto((f"SUBSCRIBE sip:alice@{host}:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bKw1\r\n"
+                  f"From: <sip:eve@127.0.0.1:{me}>;tag=e1\r\nTo: <sip:alice@{host}:{port}>\r\nCall-ID: watch-1\r\n"
+                  f"CSeq: 1 SUBSCRIBE\r\nContact: <sip:eve@127.0.0.1:{me}>\r\nEvent: presence\r\n"
+                  "Expires: 600\r\nAccept: application/pidf+xml\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+                 .encode(), (host, int(port)))
+        first = s.recv(65536).decode()
+        assert first.startswith("SIP/2.0 403"), first
+        s.settimeout(1.5)
+        try:
+            more = s.recv(65536).decode()
+        except socket.timeout:
+            more = ""
+        assert not more.startswith("NOTIFY"), more
+    finally:
+        s.close()
+    deadline = time.monotonic() + 3
+    while "refused to show your status to sip:eve@127.0.0.1" not in phone.stderr() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "refused to show your status to sip:eve@127.0.0.1 (not on your team list, not your registrar)" in \
+        phone.stderr()

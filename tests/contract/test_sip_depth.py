@@ -56,7 +56,7 @@ def test_unknown_method_gets_501(headless, sipp_dir):
 
 
 @pytest.mark.parametrize("method, code", [("INFO", 481), ("UPDATE", 481), ("BYE", 481), ("PRACK", 481),
-                                          ("REFER", 501)])
+                                          ("NOTIFY", 481), ("REFER", 501)])
 def test_a_dialog_method_outside_any_dialog_is_answered(headless, sipp_dir, tmp_path, method, code):
     """Found by an outside probe: INFO and UPDATE outside a dialog got no answer (the sender
     retransmitted for 32 s). They belong to a dialog that does not exist: 481; REFER outside a

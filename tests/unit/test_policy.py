@@ -47,7 +47,6 @@ def test_not_emergency_numbers(target):
     """Nuremberg's 0911 area code with a subscriber number behind it is no emergency call."""
     assert needs_confirmation(target, US) is None
     assert needs_confirmation(target, DE) is None
-    assert needs_confirmation("+49112", US) is None  # Germany's 112 is not reached from the US this way
 
 
 @pytest.mark.parametrize("target, reaches", [("0911", "911"), ("00911", "911"), ("011911", "911"), ("+911", "911"),
@@ -255,3 +254,29 @@ async def test_a_message_from_outside_passes_the_dial_policy():
     assert r.error == "the SIP engine is not running"  # typed by the user: got past the policy
     r = await phone.execute(SendSms("+12125550100", "hi"), Source.SOCKET)
     assert r.error == "the SIP engine is not running"
+
+
+@pytest.mark.parametrize("target, reaches", [("+1911", "911"), ("001911", "911"), ("+33112", "112"),
+                                             ("+61000", "000"), ("+44999", "999"), ("+1 (911)", "911")])
+def test_a_foreign_country_code_in_front_of_an_emergency_number(target, reaches):
+    """Found by the second outside probe: with region DE, +1911, 001911, +33112 and +61000 dialled headless."""
+    for config in (US, DE):
+        reason = needs_confirmation(target, config, Source.SOCKET)
+        assert reason is not None and f"emergency number {reaches}" in reason, (target, reason)
+    assert "emergency number 112" in needs_confirmation("011 49 112", US, Source.SOCKET)
+
+
+@pytest.mark.parametrize("target", ["+4930123456", "+33 1 12 34 56 78", "+61 2 9000 0000", "+12125550100"])
+def test_foreign_numbers_are_not_emergency_numbers(target):
+    assert needs_confirmation(target, DE) is None and needs_confirmation(target, US) is None
+
+
+def test_a_premium_number_behind_an_unconfigured_line_prefix():
+    """Found by the second outside probe: '9 0900…' dialled a German premium number unasked, and a
+    premium number phonenumbers calls invalid (too short) was never matched."""
+    cfg = parse('[numbers]\ndefault_region = "DE"\nexternal_prefix = "0"\n[policy]\nconfirm_patterns = ["^\\\\+49900"]\n')
+    for target in ("90900123456", "0900123456", "909001234567", "9 0900 1234567"):
+        reason = judge(target, Source.SOCKET, cfg)
+        assert reason is not None and "matches the confirmation list" in reason, (target, reason)
+    for target in ("9030123456", "0911 123456", "030 1234567"):
+        assert judge(target, Source.SOCKET, cfg) is None, target

@@ -111,6 +111,14 @@ class _Account(pj.Account):
     def onInstantMessageStatus(self, prm):
         self.engine._guard(self.engine.messaging.status, prm)
 
+    def onIncomingSubscribe(self, prm):
+        self.engine._guard(self._subscribe, prm)
+
+    def _subscribe(self, prm):
+        if not self.engine.presence.may_watch(self.cfg, prm.fromUri, prm.rdata.srcAddress):
+            prm.code, prm.reason = 403, "Forbidden"
+            self.engine.presence.refused(prm.fromUri)
+
     def onMwiInfo(self, prm):
         self.engine._guard(self.engine.depth.mwi, self, prm)
 

@@ -4,17 +4,25 @@ We PUBLISH the user's chosen status, or ``in-call`` while a call is up; each
 watched URI is a pjsua2 ``Buddy`` subscription. NOTIFY bodies are parsed
 here (``sip/pidf.py``) because ``Buddy.getInfo()`` aborts pjsua2 2.15 when
 the PIDF carries a note (PEERS.md §8).
+
+Who may watch us: a SUBSCRIBE is accepted from the account's registrar or
+proxy (a PBX relays its users' subscriptions) and from a member of our own
+team list (user@host, any port); anyone else gets 403, so a stranger on the
+network cannot follow when we are in a call (found by an outside probe).
 """
 
 from __future__ import annotations
 
 import re
+import socket
+import time
 from typing import TYPE_CHECKING
 
 import pjsua2 as pj
 
 from .. import events
 from ..commands import Result, SetStatus, Watch
+from ..uri import SipUri
 from .pidf import parse_pidf, presence_status
 
 if TYPE_CHECKING:
@@ -48,6 +56,7 @@ class Presence:
         self.buddies: dict[str, Buddy] = {}
         self.chosen = "available"  # the user's status; in-call overrides it while a call is live
         self.published = "available"
+        self._refused: set[tuple[str, str]] = set()  # strangers whose SUBSCRIBE was refused (logged once)
 
     def set_status(self, cmd: SetStatus) -> Result:
         self.chosen = cmd.status
@@ -108,6 +117,46 @@ class Presence:
             if code >= 300:
                 emit(events.Presence(buddy.uri, "offline", msg.split("\r\n", 1)[0][12:].strip()))
 
+    def may_watch(self, acc_cfg, from_uri: str, source: str) -> bool:
+        """Whether the sender of a SUBSCRIBE (its From, the packet's source
+        address "ip:port") may see our status (module docstring)."""
+        ip = source.rpartition(":")[0].strip("[]")
+        servers = [u for u in (acc_cfg.registrar, acc_cfg.proxy) if u]
+        if ip and any(ip in _addresses(u) for u in servers):
+            return True
+        who = _user_host(from_uri)
+        return bool(who) and any(_user_host(uri) == who for uri in self.buddies)
+
+    def refused(self, from_uri: str) -> None:
+        """One log line per stranger (the first 20), not one per SUBSCRIBE."""
+        who = _user_host(from_uri) or ("?", "?")
+        if who not in self._refused and len(self._refused) < 20:
+            self._refused.add(who)
+            self.engine.emit(events.Log("warning", f"refused to show your status to sip:{who[0]}@{who[1]} "
+                                                   "(not on your team list, not your registrar)", time.time()))
+
     def close(self) -> None:
         """Unsubscribe (before the accounts go)."""
         self.buddies.clear()
+
+
+def _user_host(uri: str) -> tuple[str, str] | None:
+    try:
+        u = SipUri.parse(uri.strip().strip("<>").split(">")[0].strip("<"))
+    except ValueError:
+        return None
+    return u.user.lower(), u.host.lower().strip("[]")
+
+
+_RESOLVED: dict[str, frozenset[str]] = {}
+
+
+def _addresses(uri: str) -> frozenset[str]:
+    """The IP addresses of a registrar/proxy URI's host (looked up once)."""
+    if uri not in _RESOLVED:
+        try:
+            host = SipUri.parse(uri).host.strip("[]")
+            _RESOLVED[uri] = frozenset(a[4][0] for a in socket.getaddrinfo(host, None))
+        except (ValueError, OSError):
+            _RESOLVED[uri] = frozenset()
+    return _RESOLVED[uri]

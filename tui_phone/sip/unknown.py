@@ -3,7 +3,8 @@
 A method nobody knows gets 501 Not Implemented; REGISTER and PUBLISH (known
 methods a phone does not serve) get 405 Method Not Allowed with the
 endpoint's Allow header. BYE, INFO, UPDATE and PRACK exist only inside a
-dialog: one with no To tag that no dialog took gets 481 Call/Transaction Does
+dialog (NOTIFY too, unless it is an unsolicited message summary, which pjsua
+answers): one with no To tag that no dialog took gets 481 Call/Transaction Does
 Not Exist (pjsip answers a tagged one itself). A REFER outside a dialog (RFC
 3515 allows it; pjsua does not serve it) gets 501.
 
@@ -12,7 +13,7 @@ by any modules``) and the far end retransmits for 32 s. pjsua2 has no hook
 for it, so this is a ``pjmodule`` (a pjsip module in ctypes) registered
 after every pjsua module: its callback runs on the owner thread inside
 ``libHandleEvents`` and answers statelessly. Other known methods are left
-alone (INVITE, ACK, CANCEL, OPTIONS, SUBSCRIBE, NOTIFY, MESSAGE: pjsua answers them).
+alone (INVITE, ACK, CANCEL, OPTIONS, SUBSCRIBE, MESSAGE: pjsua answers them).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from . import pjmodule
 KNOWN = {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "REFER",
          "MESSAGE", "INFO", "PRACK", "UPDATE", "PUBLISH"}
 NOT_SERVED = {"REGISTER", "PUBLISH"}  # never in a dialog; a phone is neither registrar nor presence server
-IN_DIALOG_ONLY = {"BYE", "INFO", "UPDATE", "PRACK"}  # reaching us, their dialog does not exist
+IN_DIALOG_ONLY = {"BYE", "INFO", "UPDATE", "PRACK", "NOTIFY"}  # reaching us, their dialog does not exist
 
 
 class UnknownMethods:
