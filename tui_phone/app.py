@@ -43,6 +43,10 @@ from .ui.themes import load_themes
 from .ui.toasts import CallToasts
 
 
+# the tabs the first frame does not show: (title, tab id, (pane, pane id)); their panes mount
+# right after it (issue 17: Textual styling 4 more panes cost ~35 ms before the first paint)
+LATER = (("Contacts", "contacts-tab", (ContactsPane, "contacts")), ("Team", "team-tab", (TeamPane, "team")),
+         ("History", "history-tab", (HistoryPane, "history")), ("Messages", "messages-tab", (MessagesPane, "messages")))
 QUIT_LIMIT = 3.0  # seconds quitting may take with calls to hang up and accounts to unregister
 
 
@@ -96,6 +100,7 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
         self.ready = asyncio.Event()  # set once the engine runs (tests wait on it)
         self._sync_now = asyncio.Event()  # the palette's "Sync contacts"
         self._stopping = False
+        self._panes_mounted = asyncio.Event()  # the hidden tabs' panes, mounted after the first frame
         self._phone_stopping: asyncio.Future | None = None
         self._unsubscribe = None
         self._meter = None  # the level meter's timer, running only while a call talks through a device
@@ -128,21 +133,21 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
                 with TabPane("Calls", id="calls-tab"):
                     yield CallList(id="calls")
                     yield CallDetail(id="detail")
-                with TabPane("Contacts", id="contacts-tab"):
-                    yield ContactsPane(id="contacts")
-                with TabPane("Team", id="team-tab"):
-                    yield TeamPane(id="team")
-                with TabPane("History", id="history-tab"):
-                    yield HistoryPane(id="history")
-                with TabPane("Messages", id="messages-tab"):
-                    yield MessagesPane(id="messages")
+                for title, tab, _ in LATER:  # their panes: right after the first frame
+                    yield TabPane(title, id=tab)
         yield LogPane(id="log", max_lines=500, markup=False, wrap=True)
         yield PhoneFooter()
 
-    def on_ready(self) -> None:
-        """The first frame is on the screen (Textual's Ready)."""
+    async def on_ready(self) -> None:
+        """The first frame is on the screen (Textual's Ready): the engine may
+        start, and the panes the first frame does not show are mounted."""
         if not self._painted.done():
             self._painted.set_result(None)
+        if not self._panes_mounted.is_set():
+            await asyncio.gather(*(self.query_one(f"#{tab}", TabPane).mount(pane(id=name))
+                                   for _, tab, (pane, name) in LATER))
+            self._panes_mounted.set()
+            self._draw()
 
     async def on_mount(self) -> None:
         self._painted = asyncio.get_running_loop().create_future()  # on_ready: the engine may start
@@ -180,15 +185,17 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
         """The engine starts right after the first frame is on the screen (issue 17:
         nothing competes with the first paint); commands and links that come
         earlier wait for it (``Phone.start``). Then the contacts list is read."""
+        started = False
         try:
             await self.phone.start(after=self._painted)
+            started = True
         except RuntimeError as e:
             self.log_line("error", str(e))
             self.notify(str(e), severity="error", timeout=10)
-        else:
+        await self._panes_mounted.wait()  # whoever waits on ready finds every pane
+        if started:
             self.ready.set()
-        for pane in self.query(ContactsPane):  # none when the app is already closing
-            pane.refresh_list()
+        self.refresh_pane(ContactsPane)  # none when the app is already closing
         if self.open_url and self.ready.is_set():
             result = await self.phone.open_link(self.open_url, Source.LINK)
             if not result.ok:
@@ -232,9 +239,9 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
             self._new_call(event)
         self.toasts.on_event(state, event)
         if isinstance(event, HistoryAdded) and self._tab() == "history-tab":
-            self.query_one(HistoryPane).refresh_list()
+            self.refresh_pane(HistoryPane)
         if isinstance(event, ContactsChanged) and self._tab() == "contacts-tab":
-            self.query_one(ContactsPane).refresh_list()
+            self.refresh_pane(ContactsPane)
 
     def _draw(self) -> None:
         """The latest state on screen: the new log lines appended, each pane
@@ -245,8 +252,8 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
         if self._log_lines:
             lines, self._log_lines = self._log_lines, []
             self.query_one(LogPane).add_lines(lines)
-        for view in (self.query_one(StatusBar), self.query_one(CallList), self.query_one(TeamPane),
-                     self.query_one(MessagesPane)):
+        for view in (self.query_one(StatusBar), self.query_one(CallList), *self.query(TeamPane),
+                     *self.query(MessagesPane)):
             view.render_state(state)
         self._show_detail()
         self.query_one(CallDetail).muted = state.audio.muted

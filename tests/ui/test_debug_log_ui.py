@@ -22,11 +22,9 @@ async def test_debug_writes_app_and_sip_logs_to_the_state_dir():
     app = make_app(config(f'password = "{PASSWORD}"\n[audio]\nnull = true\n'), debug=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
-        await until(pilot, lambda: any("ready for direct calls" in line.text
-                                       for line in app.query_one(LogPane).lines), what="log line")
-        # the sound device is decided after the registrations (up to a second later)
-        await until(pilot, lambda: any("audio off" in line.text
-                                       for line in app.query_one(LogPane).lines), what="audio line")
+        for wanted in ("ready for direct calls", "audio off"):  # the sound device opens after the account
+            await until(pilot, lambda w=wanted: any(w in line.text for line in app.query_one(LogPane).lines),
+                        what=wanted)
         app.log_line("warning", f"a line that somehow holds {PASSWORD}")
         await pilot.press("q")
     text = (state_dir() / "tui-phone.log").read_text()

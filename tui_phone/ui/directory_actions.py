@@ -41,12 +41,17 @@ class DirectoryActions:
     async def on_messages_opened(self, message: MessagesOpened) -> None:
         await self.run_command(MarkMessagesRead(message.peer))
 
+    def refresh_pane(self, cls) -> None:
+        """Re-read a list pane's rows; nothing before the pane is mounted (right after the first frame)."""
+        for pane in self.query(cls):
+            pane.refresh_list()
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "history-tab":
-            self.query_one(HistoryPane).refresh_list()
+            self.refresh_pane(HistoryPane)
             self.run_worker(self.run_command(MarkMissedSeen()), group="read-state")
         elif event.pane.id == "contacts-tab":
-            self.query_one(ContactsPane).refresh_list()
+            self.refresh_pane(ContactsPane)
 
     def action_contacts(self) -> None:
         self.show_tab("contacts-tab")  # TabActivated refreshes the list
@@ -94,7 +99,7 @@ class DirectoryActions:
         self.log_line("info", f"imported {count} contact(s) from {path}{skipped}")
         self.notify(f"Imported {count} contact(s) from {path}{skipped}",
                     severity="warning" if problems else "information", timeout=8)
-        self.query_one(ContactsPane).refresh_list()
+        self.refresh_pane(ContactsPane)
 
     @work(exclusive=True, group="addressbooks")
     async def _keep_books_in_sync(self) -> None:
@@ -158,7 +163,7 @@ class DirectoryActions:
             except NoMatches:
                 return  # the app closed while SQLite answered (seen in a loaded test run)
             if tab == "contacts-tab":
-                self.query_one(ContactsPane).refresh_list()
+                self.refresh_pane(ContactsPane)
             elif tab == "history-tab":
-                self.query_one(HistoryPane).refresh_list()
+                self.refresh_pane(HistoryPane)
         self._db_version = version

@@ -2,7 +2,8 @@
 
 A change marks the screen dirty; ``Frames`` draws the latest state at most
 once a frame, and waits while a burst is still arriving (up to ``MAX_WAIT``,
-so a steady flood still shows). Each pane is a ``StateView``: it renders
+so a steady flood still shows). A change after a quiet frame draws at once
+(the next loop turn, no frame wait): "registered" shows as soon as it is known. Each pane is a ``StateView``: it renders
 from its own slice of the state and skips the work when that slice did not
 change, so 2,000 presence NOTIFYs redraw the team pane once and nothing else."""
 
@@ -40,7 +41,8 @@ class StateView:
 
 class Frames:
     """Calls ``draw`` once per burst of ``dirty()`` calls: a frame after the
-    last one, or ``MAX_WAIT`` after the first, whichever comes first."""
+    last one, or ``MAX_WAIT`` after the first, whichever comes first; at once
+    when nothing was drawn or changed for a frame."""
 
     def __init__(self, later: Callable, draw: Callable[[], None]):
         """``later(delay, fn)`` runs ``fn`` after ``delay`` seconds and returns a handle with ``cancel()``."""
@@ -48,6 +50,7 @@ class Frames:
         self._first = 0.0  # when the oldest change not yet drawn arrived
         self._last = 0.0
         self._timer = None
+        self._drawn = 0.0  # when the last draw was
         self.draws = 0
 
     def dirty(self) -> None:
@@ -55,14 +58,19 @@ class Frames:
         self._last = now
         if self._timer is None:
             self._first = now
-            self._timer = self._later(FRAME, self._due)
+            quiet = now - self._drawn >= FRAME  # no pending change: the last one is drawn
+            self._timer = self._later(0 if quiet else FRAME, self._draw_now if quiet else self._due)
 
     def _due(self) -> None:
         now = time.monotonic()
         if now - self._last < FRAME and now - self._first < MAX_WAIT:  # still arriving: wait a frame more
             self._timer = self._later(FRAME, self._due)
             return
+        self._draw_now()
+
+    def _draw_now(self) -> None:
         self._timer = None
+        self._drawn = time.monotonic()
         self.draws += 1
         self._draw()
 
