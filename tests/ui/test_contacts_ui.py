@@ -146,7 +146,10 @@ async def test_incoming_call_shows_contact_name():
 
 
 async def test_team_pane_shows_live_status(tmp_path):
-    with HeadlessPhone(tmp_path, direct("bob"), name="bob") as bob:
+    # colleagues watch each other: alice is on bob's team list (a stranger's SUBSCRIBE gets 403)
+    bobs_team = tmp_path / "bobs-team.json"
+    bobs_team.write_text(json.dumps([{"first": "Alice", "sip_uri": "sip:alice@127.0.0.1"}]))
+    with HeadlessPhone(tmp_path, direct("bob") + f'\n[team]\nsource = "{bobs_team}"\n', name="bob") as bob:
         team = tmp_path / "team.json"
         team.write_text(json.dumps([{"first": "Bob", "sip_uri": f"sip:bob@{bob.sip_address}"}]))
         app = make_app(config(f'\n[team]\nsource = "{team}"\n'))
