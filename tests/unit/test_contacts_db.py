@@ -570,3 +570,13 @@ def test_cards_of_one_file_that_match_each_other_merge_in_file_order(db):
     [stored] = db.search("")
     assert stored.email == "new@example.com"
     assert db.merge_many([bob(first="Other"), later]) == (1, 1) and len(db.search("")) == 2
+
+
+def test_the_uid_lookup_of_an_import_uses_the_index(tmp_path):
+    """Found while measuring re-imports: ``uid = ?`` alone cannot use the partial index
+    (``WHERE uid != ''``), so each card of a file with UIDs scanned the whole table."""
+    from tui_phone.contacts.db import _BY_UID
+
+    with ContactsDB(tmp_path / "c.db") as db:
+        plan = " ".join(row[-1] for row in db._read("EXPLAIN QUERY PLAN " + _BY_UID, ("u-1",)))
+        assert "USING INDEX contacts_uid" in plan, plan

@@ -95,6 +95,9 @@ _SELECT = """SELECT c.id, c.first, c.last, c.company, c.email, c.job_title, c.si
     (SELECT json_group_array(json_array(label, typed, e164))
        FROM (SELECT label, typed, e164 FROM numbers WHERE contact_id = c.id ORDER BY pos))
     FROM contacts c"""
+_BY_UID = "SELECT id, favorite, uid FROM contacts WHERE uid = ? AND uid != '' AND team = 0"
+"""An import's card by UID; ``uid != ''`` lets SQLite use the partial index ``contacts_uid``
+(without it every card scanned the table: 20,000 cards with UIDs took 30-50 s)."""
 _ORDER = " ORDER BY c.favorite DESC, c.sort_key, c.id"
 
 
@@ -360,8 +363,7 @@ class ContactsDB:
         """(id, favorite, uid) of the stored external contact ``c`` is an import of: same UID,
         else the same name and a number in common."""
         if c.uid:
-            row = conn.execute("SELECT id, favorite, uid FROM contacts WHERE uid = ? AND team = 0",
-                               (c.uid,)).fetchone()
+            row = conn.execute(_BY_UID, (c.uid,)).fetchone()
             if row is not None:
                 return row
         numbers = [n.e164 for n in c.numbers if n.e164]
