@@ -274,3 +274,22 @@ def test_a_calls_rtp_does_not_run_the_owner_loops_jobs(bob):
     assert p.returncode == 0 and lines, p.stdout[-2000:] + p.stderr[-2000:]
     assert json.loads(lines[-1])["rounds_per_s"] <= 20, lines[-1]  # was ~53 (one per RTP packet)
     bob.wait_event("CALL_CLOSED", 5)
+
+
+def test_an_idle_engine_stops_at_once_not_after_its_idle_poll():
+    """Found by an outside probe (quitting took 1.2-1.3 s, then 0.55 s): stop() set the flag but
+    left the owner loop blocked in libHandleEvents for up to IDLE_WAIT_S (1 s) while idle.
+    Three engines, each idle long enough to be inside that wait: each stops well under it."""
+    from tui_phone.config import parse
+    from tui_phone.sip.pjsua2_engine import IDLE_WAIT_S, PjEngine
+
+    took = []
+    for _ in range(3):
+        engine = PjEngine(parse(direct("alice") + "[audio]\nnull = true\n"))
+        engine.start(lambda event: None)
+        time.sleep(1.5)  # idle: the loop waits in libHandleEvents
+        started = time.perf_counter()
+        engine.stop()
+        took.append(time.perf_counter() - started)
+        assert not engine._thread.is_alive()
+    assert max(took) < 0.4 * IDLE_WAIT_S, took

@@ -129,7 +129,7 @@ def import_file(db, path: str | Path) -> tuple[int, list[str]]:
         raise ContactError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
     contacts, problems = read_vcards(text, db.region)
     try:
-        db.merge_many(contacts)
+        db.merge_many(contacts, validated=True)
     except ContactError as e:
         raise ContactError(f"{path}: {e}") from None
     return len(contacts), problems

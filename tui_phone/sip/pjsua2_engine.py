@@ -190,6 +190,7 @@ class PjEngine(Engine):
     def stop(self) -> None:
         if self._thread and self._thread.is_alive():
             self._stop.set()
+            self._wake()  # idle, the owner loop blocks up to IDLE_WAIT_S in libHandleEvents
             self._thread.join(15)
 
     def submit(self, command: Command) -> Future:
