@@ -239,6 +239,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Any]]] = {
     "policy": {
         "confirm_patterns": (list, [r"^\+1900", r"^\+44(9|87)"], _regexes),
         "allow_unconfirmed": (bool, False, None),
+        "premium_rate": (bool, True, None),  # also ask for what phonenumbers' data calls premium-rate/shared-cost
     },
     "control": {"socket": (str, "", None)},
     "http": {

@@ -52,17 +52,25 @@ def judge(target: str, source: Source, config: Config) -> str | None:
         if numbers.is_emergency(reading, region) or reading in numbers_everywhere():
             return (f"{shown} is an emergency number" if reading == number
                     else f"{shown} reaches the emergency number {reading}")
-    for reading in sorted(every, key=len):
-        behind = _behind_a_line_prefix(reading, region)
+    # every reading once more behind an outside-line 0 or 9 no config names (9 011 1 911, 9 0900 …;
+    # found by outside probes); these count only as exact emergency numbers, never by prefix
+    behind_prefix: set[str] = set()
+    for r in sorted(every, key=len):
+        for k in (1, 2):
+            if len(r) > k + 2 and set(r[:k]) <= set("09") and len(behind_prefix) < 4 * MAX_READINGS:
+                behind_prefix |= readings(r[k:], config.numbers["external_prefix"], region)
+    for reading in sorted(every | behind_prefix, key=len):
+        behind = reading if reading in numbers_everywhere() or _exact_emergency(reading, region) \
+            else _behind_a_line_prefix(reading, region)
         if behind:
             return f"{shown} reaches the emergency number {behind}"
-    # a premium number behind an outside-line 0 or 9 no config names (9 0900 …, found by an outside probe)
-    behind_prefix = {r[k:] for r in every for k in (1, 2) if len(r) > k + 3 and set(r[:k]) <= set("09")}
     for reading in every | behind_prefix:
         # also read naively (trunk prefix → country code): a switch may connect what phonenumbers calls invalid
         for e164 in {numbers.normalize(reading, region), _naive_e164(reading, region)} - {""}:
             if numbers.matches_confirm(e164, config.policy["confirm_patterns"]):
                 return f"{e164} matches the confirmation list (premium-rate or international)"
+            if config.policy["premium_rate"] and _premium_rate(e164):
+                return f"{e164} is a premium-rate number"
     if "*" in number or "#" in number:
         return f"{shown} carries a service code (* or #), which can change the line's settings"
     return None
@@ -105,6 +113,21 @@ def _behind_a_line_prefix(reading: str, region: str) -> str | None:
         if set(reading[:k]) <= set("09+") and (rest in numbers_everywhere() or _exact_emergency(rest, region)):
             return rest
     return _behind_a_country_code(reading)
+
+
+def _premium_rate(e164: str) -> bool:
+    """Whether phonenumbers' data calls an E.164 number premium-rate or shared-cost
+    in its own country (German 0900, French 089…), whatever confirm_patterns say."""
+    import phonenumbers
+
+    if not e164.startswith("+") or not e164[1:].isdigit():
+        return False
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(parsed) in (phonenumbers.PhoneNumberType.PREMIUM_RATE,
+                                                phonenumbers.PhoneNumberType.SHARED_COST)
 
 
 def _naive_e164(reading: str, region: str) -> str:
@@ -166,7 +189,7 @@ def readings(number: str, prefix: str = "", region: str = "") -> set[str]:
         todo.append(n.rstrip("*#"))
         if prefix and n.startswith(prefix):
             todo.append(n[len(prefix):])
-        for international in ("+", intl, "00"):
+        for international in ("+", intl, "00", "011"):  # 00 and the US 011: a visitor's habit
             if n.startswith(international) and len(n) > len(international):
                 todo.append("+" + n[len(international):])
         if cc and n.startswith("+" + cc):

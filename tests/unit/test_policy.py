@@ -166,7 +166,7 @@ def test_named_sip_user_is_never_judged_even_if_it_looks_like_a_number_prefix():
 
 
 def test_custom_confirm_patterns_replace_the_defaults():
-    cfg = parse('[policy]\nconfirm_patterns = ["^\\\\+49900", "^\\\\+49137"]\n')
+    cfg = parse('[policy]\nconfirm_patterns = ["^\\\\+49900", "^\\\\+49137"]\npremium_rate = false\n')
     assert needs_confirmation("+499001234567", cfg) is not None
     assert needs_confirmation("+491371234567", cfg) is not None
     assert needs_confirmation("+19005551234", cfg) is None  # the defaults are replaced
@@ -174,7 +174,7 @@ def test_custom_confirm_patterns_replace_the_defaults():
 
 
 def test_empty_confirm_patterns_leave_only_emergency():
-    cfg = parse("[policy]\nconfirm_patterns = []\n")
+    cfg = parse("[policy]\nconfirm_patterns = []\npremium_rate = false\n")
     assert needs_confirmation("+19005551234", cfg) is None
     assert needs_confirmation("911", cfg) is not None
 
@@ -280,3 +280,23 @@ def test_a_premium_number_behind_an_unconfigured_line_prefix():
         assert reason is not None and "matches the confirmation list" in reason, (target, reason)
     for target in ("9030123456", "0911 123456", "030 1234567"):
         assert judge(target, Source.SOCKET, cfg) is None, target
+
+
+@pytest.mark.parametrize("target", ["+49 900 1234567", "0900 1234567", "00 49 900 1234567", "011 49 900 1234567",
+                                    "0180 5 123456"])
+def test_premium_rate_numbers_by_phonenumbers_data(target):
+    """Found by the third outside probe: German 0900 numbers dialled in every form (the default
+    confirm_patterns name only +1900 and +44 9/87). phonenumbers' own data knows premium-rate and
+    shared-cost numbers of every country; premium_rate = false turns that off."""
+    reason = needs_confirmation(target, DE, Source.SOCKET)
+    assert reason is not None and "premium-rate" in reason, (target, reason)
+    assert needs_confirmation(target, parse('[numbers]\ndefault_region = "DE"\n[policy]\npremium_rate = false\n'),
+                              Source.SOCKET) is None
+
+
+@pytest.mark.parametrize("target", ["011 1 911", "0 011 1 911", "9 011 1 911", "0 00 1 911", "99112"])
+def test_an_international_prefix_and_a_line_prefix_together(target):
+    """Found by the third outside probe: under DE, 011 1 911 (the US exit code) dialled; under US,
+    9 011 1 911 (an outside line, then the exit code) too."""
+    for config in (US, DE):
+        assert "emergency number" in needs_confirmation(target, config, Source.SOCKET), (target, config)

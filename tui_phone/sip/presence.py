@@ -22,7 +22,7 @@ import pjsua2 as pj
 
 from .. import events
 from ..commands import Result, SetStatus, Watch
-from ..uri import SipUri
+from ..uri import SipUri, parse_remote
 from .pidf import parse_pidf, presence_status
 
 if TYPE_CHECKING:
@@ -141,8 +141,9 @@ class Presence:
 
 
 def _user_host(uri: str) -> tuple[str, str] | None:
+    """(user, host) of a From value or a team member's URI (display name, tag, port dropped)."""
     try:
-        u = SipUri.parse(uri.strip().strip("<>").split(">")[0].strip("<"))
+        u = SipUri.parse(parse_remote(uri)[0])
     except ValueError:
         return None
     return u.user.lower(), u.host.lower().strip("[]")
