@@ -314,6 +314,8 @@ def parse(text: str, path: Path | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path or '<config>'}: not valid TOML: {e}") from None
+    except RecursionError:  # tomllib recurses per nesting level: [[[[…]]]] thousands deep
+        raise ConfigError(f"{path or '<config>'}: not a config: values nested too deeply") from None
     sections: dict[str, dict] = {}
     for name, value in data.items():
         if name in ("accounts", "addressbooks"):

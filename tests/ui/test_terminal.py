@@ -156,3 +156,11 @@ def test_theme_files_found_by_the_outside_probe_are_skipped_with_one_line(tmp_pa
     assert themes == []
     assert sorted(p.split(": ", 2)[1].rsplit("/", 1)[-1] for p in problems) == ["big.toml", "v.toml:2", "z.toml"]
     assert all("\n" not in p for p in problems)
+
+
+def test_a_theme_nested_thousands_deep_is_skipped_with_one_line(tmp_path):
+    """Found by an outside probe: a 6 KB theme of nested arrays crashed the TUI and `config check`."""
+    (tmp_path / "deep.toml").write_text('name = "deep"\nvariables = ' + "[" * 3000 + "]" * 3000 + "\n")
+    themes, problems = load_themes([tmp_path])
+    assert "deep" not in [t.name for t in themes]
+    assert problems == [f"theme skipped: {tmp_path / 'deep.toml'}: not a theme: values nested too deeply"]

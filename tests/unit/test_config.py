@@ -121,3 +121,9 @@ def test_a_secret_of_the_wrong_type_is_not_echoed():
     with pytest.raises(ConfigError) as e:
         parse('[[accounts]]\nname = "a"\nuri = "sip:a@pbx"\n[http]\ntoken = ["TopSecret"]\n')
     assert "TopSecret" not in str(e.value)
+
+
+def test_a_config_nested_thousands_deep_is_one_line_not_a_traceback():
+    """Found by an outside probe: tomllib recursed into a RecursionError traceback."""
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        parse("a = " + "[" * 3000 + "]" * 3000 + "\n")

@@ -49,6 +49,8 @@ def configured_socket(config: str | None) -> str:
         table = tomllib.loads(data.decode())
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ValueError(str(e)) from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a config: values nested too deeply") from None
     control = table.get("control", {})
     value = control.get("socket", "") if isinstance(control, dict) else ""
     if not isinstance(value, str):

@@ -60,6 +60,8 @@ def read_theme(path: Path) -> Theme:
         raise ThemeError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ThemeError(f"{path}:{getattr(e, 'lineno', None) or 1}: not valid TOML: {e.args[0]}") from None
+    except RecursionError:  # tomllib recurses per nesting level: [[[[…]]]] thousands deep
+        raise ThemeError(f"{path}: not a theme: values nested too deeply") from None
     data.setdefault("name", path.stem)
 
     def bad(key: str, problem: str) -> ThemeError:
