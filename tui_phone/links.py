@@ -247,7 +247,11 @@ def _callto(scheme: str, rest: str, raw: str, region: str) -> dict:
 def _sip(scheme: str, rest: str, raw: str, region: str) -> dict:
     """``sip:``/``sips:``: headers (``?…``) and ``;method=`` dropped, other URI
     parameters kept; a host is required, and a user when ``@`` is present."""
-    address, *params = rest.partition("?")[0].split(";")
+    rest = rest.partition("?")[0]
+    userinfo, at, hostpart = rest.rpartition("@")
+    if at and ":" in userinfo:  # a password (RFC 3261 §19.1.1: NOT RECOMMENDED) never goes on the wire or to a log
+        rest = f"{userinfo.partition(':')[0]}@{hostpart}"
+    address, *params = rest.split(";")
     params = [p for p in params if p and p.partition("=")[0].lower() != "method"]
     if not address:
         raise LinkError(f"{scheme}: address is empty")

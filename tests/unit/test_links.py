@@ -682,3 +682,11 @@ def test_fuzz_the_same_number_reads_alike_under_every_scheme(digits, region):
         f"https://phone.systems://dialpad?number={digits}")}
     assert len(numbers) == 1
     assert numbers == {parse_dial_string(digits, region).number}
+
+
+@pytest.mark.parametrize("url, uri", [("sip:bob:pass@127.0.0.1", "sip:bob@127.0.0.1"),
+                                      ("sip:bob:pa:ss@127.0.0.1:5060;transport=udp", "sip:bob@127.0.0.1:5060;transport=udp"),
+                                      ("sip:911;isub=1:pw@gw", "sip:911;isub=1@gw")])
+def test_a_password_in_a_sip_link_is_dropped(url, uri):
+    """Found by an outside probe: the password went into the INVITE, the log, status and History."""
+    assert parse_dial_string(url, "US").uri == uri
