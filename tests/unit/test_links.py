@@ -424,7 +424,7 @@ def test_phone_systems_unknown_command(raw, message):
     ("sip:200@[::1]:5062", "sip:200@[::1]:5062"),
     ("sip:pbx.example.com", "sip:pbx.example.com"),  # no user: the host itself
     ("sip:192.168.1.10", "sip:192.168.1.10"),
-    ("sip:alice:secret@example.com", "sip:alice:secret@example.com"),
+    ("sip:alice:secret@example.com", "sip:alice@example.com"),  # the password is dropped
     ("sip:b%40b@example.com", "sip:b%40b@example.com"),  # escapes kept as given
     ("sip:*86@pbx", "sip:*86@pbx"),
     ("sip:bob@example.com;", "sip:bob@example.com"),
