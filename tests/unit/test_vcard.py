@@ -148,3 +148,40 @@ def test_merge_card_rewrites_only_what_changed_and_keeps_the_rest_byte_for_byte(
     fresh = new_card(new, "u-1")
     assert content_lines(fresh)[:3] == ["BEGIN:VCARD", "VERSION:3.0", "UID:u-1"]
     assert "FAVORITE" not in fresh and read_vcards(fresh)[0][0] == replace(new, favorite=False, uid="u-1")
+
+
+CARD = "BEGIN:VCARD\r\nVERSION:3.0\r\nN:{last};{first};;;\r\nFN:{first} {last}\r\nTEL:+12125550100\r\nEND:VCARD\r\n"
+
+
+def test_encodings_and_a_stray_byte_lose_no_card(tmp_path):
+    """Found by an outside probe: a Latin-1 file, a UTF-16 file (Outlook) or one junk byte between cards
+    refused the whole file ('utf-8' codec can't decode byte 0xff...)."""
+    from tui_phone.contacts.db import ContactsDB
+    from tui_phone.contacts.vcard import import_file
+
+    text = CARD.format(first="Jürgen", last="Müller") + CARD.format(first="Zoë", last="Ångström")
+    cases = {"latin1.vcf": (text.encode("latin-1"), "read as Latin-1"),
+             "utf16.vcf": (text.encode("utf-16"), None),
+             "junk.vcf": (CARD.format(first="Jürgen", last="Müller").encode() + b"\xff\r\n"
+                          + CARD.format(first="Zoë", last="Ångström").encode(), "replaced")}
+    for name, (data, note) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        db = ContactsDB(tmp_path / f"{name}.db")
+        try:
+            count, problems = import_file(db, tmp_path / name)
+            assert count == 2, (name, problems)
+            names = {(c.first, c.last) for c in db.search("", limit=10)}
+            assert names == {("Jürgen", "Müller"), ("Zoë", "Ångström")}, (name, names)
+            assert (note is None and not [p for p in problems if "UTF" in p]) or any(note in p for p in problems)
+        finally:
+            db.close()
+
+
+def test_a_huge_card_is_skipped_with_a_line_not_gigabytes(tmp_path):
+    """Found by an outside probe: a 50 MB NOTE line took 7.2 GB of memory in vobject."""
+    from tui_phone.contacts.vcard import read_vcards
+
+    huge = CARD.format(first="Big", last="Note").replace("END:VCARD", "NOTE:" + "x" * 3_000_000 + "\r\nEND:VCARD")
+    contacts, problems = read_vcards(huge + CARD.format(first="Small", last="Card"))
+    assert [c.first for c in contacts] == ["Small"]
+    assert problems == ["line 1: card larger than 1024 KiB (skipped)"]

@@ -25,6 +25,9 @@ _LABEL_OF_TYPE = (("cell", "mobile"), ("work", "work"), ("home", "home"))
 _TYPE_OF_LABEL = {"mobile": "CELL", "work": "WORK", "home": "HOME", "other": "VOICE"}
 
 
+MAX_CARD = 1024 * 1024  # characters of one card: a few hundred, a photo tens of KiB
+
+
 def _blocks(text: str) -> Iterator[tuple[int, str | None, str]]:
     """``(line, card text or None, problem)`` for each card or stray text, in order."""
     start, lines, stray = None, [], False
@@ -94,6 +97,26 @@ def _contact(card) -> Contact:
                    sip_uri=sip_uri, uid=_first(card, "uid")[:200])
 
 
+def _decode(raw: bytes) -> tuple[str, str]:
+    """The file's text and a note on how it was read ("" for plain UTF-8).
+    vCard 4 is UTF-8, but Outlook writes UTF-16 and older tools Latin-1; one
+    stray byte must not cost the whole file (found by an outside probe)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16"), ""
+        except UnicodeDecodeError:
+            pass
+    try:
+        return raw.decode("utf-8-sig"), ""
+    except UnicodeDecodeError:
+        pass
+    text = raw.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    if bad * 20 <= sum(1 for b in raw if b >= 0x80):  # mostly UTF-8: a few broken bytes
+        return text, f"{bad} byte(s) that are not UTF-8 were replaced with \ufffd"
+    return raw.decode("latin-1"), "the file is not UTF-8: read as Latin-1 (ISO 8859-1)"
+
+
 def read_vcards(text: str, region: str = "US") -> tuple[list[Contact], list[str]]:
     """The good cards of ``text`` as validated contacts (no ids), and one problem
     per bad card, e.g. ``line 12: card has no name``."""
@@ -101,6 +124,9 @@ def read_vcards(text: str, region: str = "US") -> tuple[list[Contact], list[str]
     for line, block, problem in _blocks(text):
         if block is None:
             problems.append(f"line {line}: {problem}")
+            continue
+        if len(block) > MAX_CARD:  # vobject takes ~140 bytes of memory per byte of a line
+            problems.append(f"line {line}: card larger than {MAX_CARD // 1024} KiB (skipped)")
             continue
         try:
             card = vobject.readOne(block)
@@ -124,10 +150,11 @@ def import_file(db, path: str | Path) -> tuple[int, list[str]]:
     or the database refuses a card (then none is added)."""
     path = Path(path).expanduser()
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        text, note = _decode(path.read_bytes())
+    except OSError as e:
         raise ContactError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
     contacts, problems = read_vcards(text, db.region)
+    problems = ([note] if note else []) + problems
     try:
         db.merge_many(contacts, validated=True)
     except ContactError as e:
