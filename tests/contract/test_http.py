@@ -231,6 +231,8 @@ def _refused_headers(port: int) -> list[dict]:
         {"Sec-Fetch-Mode": "cors"},  # fetch()
         {"Sec-Fetch-Dest": "image"},
         {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"},  # <iframe src=…/make/…>
+        # a browser without Sec-Fetch headers navigated by a page on another site (found by an outside probe)
+        {"Referer": "https://evil.example/crm"},
     ]
 
 
@@ -256,7 +258,12 @@ def test_allowed_hosts_origins_and_navigations(shared):
                         {"Origin": f"http://127.0.0.1:{port}"},
                         {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"},
                         {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-Site": "none",
-                         "Sec-Fetch-User": "?1"}):
+                         "Sec-Fetch-User": "?1"},
+                        {"Host": f"LOCALHOST:{port}"},  # host names are case-insensitive
+                        {"Referer": f"http://localhost:{port}/"},
+                        # the CRM case: the user clicked a link on another site
+                        {"Referer": "https://crm.example/", "Sec-Fetch-Site": "cross-site",
+                         "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-User": "?1"}):
             r = c.get("/answer", headers=headers)
             assert r.status_code == 409, (headers, r.text)  # passed every check, nothing ringing
 

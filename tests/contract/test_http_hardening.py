@@ -157,3 +157,12 @@ def test_fuzz_every_request_gets_an_answer(guarded, method, segments, query, hos
     if method == "HEAD":
         assert reply == b""
     assert phone.proc.poll() is None
+
+
+def test_a_bad_request_line_is_a_sentence_not_python_text(guarded):
+    """Found by an outside probe: 'illegal request line: bytearray(b'GET /answer')'."""
+    _, port = guarded
+    for data in (b"GET /answer\r\nHost: 127.0.0.1\r\n\r\n", f"GET /answer HTTP/1.1\r\nHost : evil\r\n\r\n".encode()):
+        resp = exchange(port, data)
+        assert status(resp) == 400, resp[:200]
+        assert b"bytearray" not in resp and b"b'" not in resp, resp

@@ -104,8 +104,9 @@ def parse_head(head: bytes) -> Request:
 def _h11_reason(e: h11.RemoteProtocolError) -> str:
     """h11's words for a bad request, as one short line (never its internals)."""
     text = str(e).splitlines()[0] if str(e) else ""
-    if not text or len(text) > 80 or not text.isprintable():
-        return "malformed request"
+    if not text or len(text) > 80 or not text.isprintable() or "bytearray" in text or "b'" in text:
+        return "malformed request line" if "request line" in text else \
+            "malformed header line" if "header line" in text else "malformed request"
     return text[0].lower() + text[1:]
 
 
@@ -229,15 +230,18 @@ class HttpListener:
             raise BadRequest(431, "request head too large")
         return head
 
+    def _local_hosts(self) -> set[str]:
+        """Host header values (host:port) that name this listener."""
+        return {f"{h}:{self.port}" for h in LOCAL_HOSTS} | (set(LOCAL_HOSTS) if self.port == 80 else set())
+
     def _refuse(self, req: Request) -> tuple[int, str] | None:
         """The security checks of the module docstring, in order. Everything
         past the static header checks spends from the rate limit, so token
         guesses are limited too."""
         if req.method != "GET":
             return 405, "only GET is supported"
-        host = req.headers.get("host", "")
-        if host not in {f"{h}:{self.port}" for h in LOCAL_HOSTS} | (
-                set(LOCAL_HOSTS) if self.port == 80 else set()):
+        host = req.headers.get("host", "").lower()  # host names are case-insensitive
+        if host not in self._local_hosts():
             return 403, "Host header must be localhost with this port"
         origin = req.headers.get("origin")
         if origin is not None and origin not in {f"http://{h}:{self.port}" for h in LOCAL_HOSTS}:
@@ -262,7 +266,11 @@ class HttpListener:
                 return 401, "missing or wrong token"
             token_ok = True
         site = req.headers.get("sec-fetch-site")
-        if not token_ok and site not in (None, "none") and req.headers.get("sec-fetch-user") != "?1":
+        clicked = req.headers.get("sec-fetch-user") == "?1"
+        # a browser without Sec-Fetch headers still names the page it came from: a page on another
+        # site must not dial by navigating on its own (found by an outside probe)
+        foreign = req.headers.get("referer", "").lower().split("/")[2:3] not in ([], *([h] for h in self._local_hosts()))
+        if not token_ok and not clicked and (site not in (None, "none") or foreign):
             return 403, "a web page cannot navigate here by itself (click the link, or use a token)"
         return None
     async def handle(self, req: Request) -> tuple[int, dict]:
