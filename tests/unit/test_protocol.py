@@ -118,7 +118,7 @@ def test_line_of_exactly_max_line_is_accepted():
     (b'"GetState"', "a message must be a JSON object"),
     (b"null", "a message must be a JSON object"),
     (b'{"x":1}', 'missing "mt" (message type)'),
-    (b'{"mt":7}', 'missing "mt" (message type)'),
+    (b'{"mt":7}', '"mt" (message type) must be text'),
     (b'{"mt":"Explode"}', "unknown mt 'Explode'"),
     (b'{"mt":"StartCallResult"}', "unknown mt 'StartCallResult'"),
 ])

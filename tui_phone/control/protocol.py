@@ -113,8 +113,10 @@ def _decode(line: bytes) -> dict | ProtocolError:
     if not isinstance(msg, dict):
         return ProtocolError("a message must be a JSON object")
     mt = msg.get("mt")
-    if not isinstance(mt, str):
+    if mt is None:
         return ProtocolError('missing "mt" (message type)')
+    if not isinstance(mt, str):
+        return ProtocolError('"mt" (message type) must be text')
     if mt not in REQUESTS:
         return ProtocolError(f"unknown mt {mt!r}")
     return msg
