@@ -50,8 +50,11 @@ def judge(target: str, source: Source, config: Config) -> str | None:
     every = readings(number, config.numbers["external_prefix"], region)
     for reading in sorted(every, key=len):
         if numbers.is_emergency(reading, region) or reading in numbers_everywhere():
+            # name the emergency number itself, not what follows it (1 911 555 0100 reaches 911)
+            called = next((reading[:k] for k in range(2, len(reading) + 1) if reading[:k] in numbers_everywhere()
+                           or _exact_emergency(reading[:k], region)), reading)
             return (f"{shown} is an emergency number" if reading == number
-                    else f"{shown} reaches the emergency number {reading}")
+                    else f"{shown} reaches the emergency number {called}")
     # every reading once more behind an outside-line 0 or 9 no config names (9 011 1 911, 9 0900 …;
     # found by outside probes); these count only as exact emergency numbers, never by prefix
     behind_prefix: set[str] = set()

@@ -300,3 +300,8 @@ def test_an_international_prefix_and_a_line_prefix_together(target):
     9 011 1 911 (an outside line, then the exit code) too."""
     for config in (US, DE):
         assert "emergency number" in needs_confirmation(target, config, Source.SOCKET), (target, config)
+
+
+def test_the_refusal_names_the_emergency_number_itself():
+    """Found by an outside probe: '1 911 555 0100' was said to reach 'the emergency number 9115550100'."""
+    assert judge("1 911 555 0100", Source.HTTP, US).endswith("reaches the emergency number 911")
