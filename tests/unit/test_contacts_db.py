@@ -106,6 +106,8 @@ def test_add_many_is_all_or_nothing(db):
     (dict(numbers=(Number("pager", "200"),)), "number 1: label must be one of mobile, work, home, other"),
     (dict(first="Bo\x1bb"), "first: has a control character"),
     (dict(sip_uri="bob@pbx"), "sip_uri: not a sip: or sips: URI"),
+    (dict(last="x" * 100_000), "last: longer than 256 characters"),  # outside probe: stored as is
+    (dict(company="y" * 257), "company: longer than 256 characters"),
 ])
 def test_add_refuses_with_the_field_named(db, change, message):
     with pytest.raises(ContactError) as e:

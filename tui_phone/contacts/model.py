@@ -78,10 +78,15 @@ class Contact:
         return " ".join(p for p in (self.first, self.last) if p) or self.company
 
 
+MAX_TEXT = 256  # characters of a name, company, title or SIP address (an email has 254)
+
+
 def _text(value: str, field: str) -> str:
     if not isinstance(value, str):
         raise ContactError(f"must be text (got {type(value).__name__})", field)
     value = value.strip()
+    if len(value) > MAX_TEXT:  # a 100,000-character surname made every search reply 200 KB (outside probe)
+        raise ContactError(f"longer than {MAX_TEXT} characters: {show(value)}", field)
     # isprintable() is False for every control/format/separator character (and more): check those one by one
     if not value.isprintable() and any(is_control(ch) for ch in value):
         raise ContactError(f"has a control character: {show(value)}", field)
