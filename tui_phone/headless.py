@@ -72,7 +72,7 @@ def level_of(event: Event) -> str:
 def own_stderr():
     """Our own handle on stderr: PortAudio's start (sounddevice, on the engine
     thread) points fd 2 at /dev/null for a moment to hide ALSA's noise, and a
-    line written there meanwhile would be lost."""
+    line written there meanwhile would be lost. A duplicate of fd 2: no file is made."""
     try:
         return open(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
                     errors="backslashreplace")

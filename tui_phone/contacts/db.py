@@ -154,7 +154,7 @@ class ContactsDB:
         """Once, after the upgrade to version 6: give the pages it freed (a third
         of the file) back to the disk. Busy (another process reading): the free
         pages stay in the file and are used again as it grows."""
-        try:
+        try:  # in place, in the 0600 file (WAL): SQLite's temporary copy is unlinked as it is opened
             self._conn.execute("VACUUM")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.OperationalError:
