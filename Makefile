@@ -54,10 +54,12 @@ peers:
 
 # The suite runs in two parts: most tests in parallel (real peers on their own ports), then the
 # ones that measure time or sound alone. PYTEST_ARGS runs a subset instead, in one process.
+# A worker that crashes ends the run at once: xdist 3.8 replacing it under --dist loadfile can wait forever
+# (pytest-xdist#1323/#1327), and a test that hangs is cut after 5 minutes (pytest-timeout, pyproject.toml).
 JOBS ?= 4
 test: install-test peers
 ifeq ($(PYTEST_ARGS),)
-	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --max-worker-restart 0 -m "not serial"
 	$(BIN)/python -m pytest -q -m serial
 else
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

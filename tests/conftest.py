@@ -10,6 +10,8 @@ SERIAL = (
     "tests/ui/test_attached_ui.py::test_attached_view_is_no_slower_than_the_in_process_tui_under_a_socket_flood",
     "tests/e2e/test_attach.py::test_phone_started_through_ssh_plays_into_the_forwarded_pulseaudio",
     "tests/contract/test_audio.py::test_baresip_1khz_reaches_output_device",  # counts late/dropped frames
+    # renders per burst: a burst that 4 workers on 2 cores stretch past MAX_WAIT draws again (1 alone, 5 seen)
+    "tests/ui/test_render_ui.py::test_a_presence_burst_renders_the_team_pane_at_most_three_times",
 )
 
 

@@ -725,16 +725,32 @@ class Sipp:
     uas-ringing cannot take a CANCEL (sipp aborts the call: UAS rc 1, caller gets no 487).
     """
 
-    def __init__(self, workdir, argv: list, port: int, name: str):
-        self.port = port
-        self.dir = Path(workdir) / f"sipp-{name}-{port}"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.dir / "sipp.out"
-        self.message_path = self.dir / "messages.log"
-        self.error_path = self.dir / "errors.log"
-        self.argv = [_which("sipp") or "sipp", *argv, "-trace_msg", "-message_file", self.message_path,
-                     "-trace_err", "-error_file", self.error_path]
-        self.proc = _spawn(self.argv, self.dir, self.log_path)
+    def __init__(self, workdir, argv, port: int | None, name: str):
+        """``argv(port)`` -> sipp's arguments for its main port (a fresh free one when ``port`` is None).
+        A port taken between picking it and sipp binding it (another xdist worker, a phone's RTP) makes
+        sipp exit at once with rc 254 "Unable to bind …": it is started again on fresh ports."""
+        for attempt in range(5):
+            self.port = port or free_udp_port()
+            self.dir = Path(workdir) / f"sipp-{name}-{self.port}"
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.log_path = self.dir / "sipp.out"
+            self.message_path = self.dir / "messages.log"
+            self.error_path = self.dir / "errors.log"
+            self.argv = [_which("sipp") or "sipp", *argv(self.port), "-trace_msg", "-message_file",
+                         self.message_path, "-trace_err", "-error_file", self.error_path]
+            self.proc = _spawn(self.argv, self.dir, self.log_path)
+            if not self._lost_a_port(fixed=port is not None) or attempt == 4:
+                return
+
+    def _lost_a_port(self, fixed: bool) -> bool:
+        """Wait until sipp has bound its main port (or exited); True when it exited for a port now taken."""
+        deadline = time.monotonic() + 5
+        while self.proc.poll() is None and not port_bound(self.port, "udp") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self.proc.poll() != 254:
+            return False
+        said = self.errors() + self.output()
+        return "Unable to bind" in said and not (fixed and "bind main socket" in said)
 
     @property
     def returncode(self) -> int | None:
@@ -785,8 +801,13 @@ def _scenario_args(scenario: str, table: dict, builtin: str) -> list:
     return ["-sf", path.resolve()]
 
 
+def free_sipp_media_port() -> int:
+    """sipp binds -mp (audio RTP), -mp+1 (its RTCP) and -mp+2 (video RTP)."""
+    return _free_port(((0, socket.SOCK_DGRAM), (1, socket.SOCK_DGRAM), (2, socket.SOCK_DGRAM), (3, socket.SOCK_DGRAM)))
+
+
 def _common_args(local_port: int, timeout: float) -> list:
-    return ["-i", HOST, "-mi", HOST, "-p", local_port, "-mp", free_udp_port(), "-cp", free_udp_port(),
+    return ["-i", HOST, "-mi", HOST, "-p", local_port, "-mp", free_sipp_media_port(), "-cp", free_udp_port(),
             "-nostdin", "-m", 1, "-timeout", f"{int(math.ceil(timeout))}s", "-timeout_error"]
 
 
@@ -797,13 +818,12 @@ def sipp_uas(workdir, port: int | None = None, scenario: str = "uas-fast", *, du
     scenario: "uas-fast" (built-in uas, 100 ms timewait), "busy" (486 Busy Here), "ringing" (180, pause
     `duration_ms` -- default 1000, via -d -- then 200, waits for BYE), "uas" (built-in), or an XML path.
     """
-    port = port or free_udp_port()
     args = _scenario_args(scenario, UAS_SCENARIOS, "uas")
     if duration_ms is None and UAS_SCENARIOS.get(scenario) == "uas-ringing.xml":
         duration_ms = 1000
     if duration_ms is not None:
         args += ["-d", duration_ms]
-    sipp = Sipp(workdir, [*args, *_common_args(port, timeout), *extra_args], port, "uas")
+    sipp = Sipp(workdir, lambda p: [*args, *_common_args(p, timeout), *extra_args], port, "uas")
     if wait_ready:
         try:
             sipp.wait_ready()
@@ -826,12 +846,11 @@ def sipp_uac(workdir, target_host_port: str, service: str, scenario: str = "uac"
     For "uac-wait-bye" pass a `timeout` above the time the callee needs to answer and hang up.
     `duration_ms` (-d) defaults to sipp's 0: BYE right after the ACK.
     """
-    local_port = local_port or free_udp_port()
     args = _scenario_args(scenario, UAC_SCENARIOS, "uac")
     if duration_ms is not None:
         args += ["-d", duration_ms]
-    args += ["-s", service, *_common_args(local_port, timeout), *extra_args, target_host_port]
-    return Sipp(workdir, args, local_port, "uac")
+    return Sipp(workdir, lambda p: [*args, "-s", service, *_common_args(p, timeout), *extra_args, target_host_port],
+                local_port, "uac")
 
 
 # ---------------------------------------------------------------------------------------------- PulseAudio

@@ -142,3 +142,45 @@ def test_a_stuck_portaudio_call_times_out_instead_of_blocking_the_sip_thread():
         devices.timed(release.wait)  # like Pa_AbortStream on a sound server that vanished mid-call
     assert devices.PA_TIMEOUT_S <= time.monotonic() - t < devices.PA_TIMEOUT_S + 1
     release.set()
+
+
+LATE_OPEN = r"""
+import gc, json, time
+import sounddevice as sd
+from tui_phone.sip import devices
+
+devices.PA_TIMEOUT_S = 0.2
+opened = []
+
+def make():  # PortAudio answering after the caller gave up (a loaded sound server)
+    time.sleep(0.6)
+    opened.append(sd.RawOutputStream(callback=lambda o, f, t, s: None, **devices.STREAM))
+    return opened[-1]
+
+try:
+    devices.open_stream(make)
+    out = {"raised": False}
+except TimeoutError as e:
+    out = {"raised": str(e)}
+deadline = time.monotonic() + 5
+while not (opened and opened[0].closed) and time.monotonic() < deadline:
+    time.sleep(0.05)
+out["opened"] = bool(opened)
+out["closed"] = bool(opened) and opened[0].closed
+print(json.dumps(out))
+"""
+
+
+def test_a_stream_that_opens_after_the_caller_gave_up_is_closed(tmp_path):
+    """Dropped open, its sounddevice object (and callback) would be freed while PortAudio's thread still
+    calls it: a segfault of the whole phone, seconds later (seen once in CI as a crash at an engine's start)."""
+    from tests.peers import Pulse
+
+    for b in ("pulseaudio", "pactl"):
+        require(b)
+    with Pulse(tmp_path / "pulse") as pulse:
+        p = subprocess.run([sys.executable, "-c", LATE_OPEN], env={**pulse._env()}, capture_output=True,
+                           text=True, timeout=60)
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert "did not answer" in res["raised"], res
+    assert res["opened"] and res["closed"], res

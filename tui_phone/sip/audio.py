@@ -36,7 +36,7 @@ import time
 
 import pjsua2 as pj
 
-from .devices import STREAM, Device, close_stream, devices, find_device, list_devices, portaudio, started, timed
+from .devices import STREAM, Device, close_stream, devices, find_device, list_devices, open_stream, portaudio
 from .tones import CLOCK_RATE, FRAME_BYTES, FRAME_MS, SILENCE, Tone, rms
 
 __all__ = ["AudioBridge", "Device", "devices", "list_devices"]  # the device names, where they always were
@@ -397,9 +397,9 @@ class AudioBridge:
             if self.output_device is None:
                 self.input_device, self.output_device, self.ring_device = self._resolve(self._names)
             if self._out_stream is None:
-                self._out_stream = timed(lambda: started(self._open_output(sd)))
+                self._out_stream = open_stream(lambda: self._open_output(sd))
             if input and self._in_stream is None:
-                self._in_stream = timed(lambda: started(self._open_input(sd)))
+                self._in_stream = open_stream(lambda: self._open_input(sd))
             elif not input and self._in_stream is not None:
                 st, self._in_stream = self._in_stream, None
                 close_stream(st)
@@ -426,8 +426,8 @@ class AudioBridge:
                 outdata[:] = tone.next()[0]
 
             try:
-                self._ring_stream = timed(lambda: started(portaudio().RawOutputStream(
-                    device=self.ring_device, callback=ring_cb, **dict(STREAM, latency="high"))))
+                self._ring_stream = open_stream(lambda: portaudio().RawOutputStream(
+                    device=self.ring_device, callback=ring_cb, **dict(STREAM, latency="high")))
                 return
             except Exception:  # noqa: BLE001 - ring device gone: ring on the output device instead
                 if self._ring_stream is not None:

@@ -83,45 +83,71 @@ def find_device(sd, name: str, kind: str):
 
 
 
-def started(stream):
-    stream.start()
-    return stream
+def open_stream(make):
+    """``make()`` (a sounddevice stream), started, within the time limit. A
+    stream is never dropped while PortAudio may call it: sounddevice frees
+    its callback with the object, and PortAudio's thread would then jump
+    into freed memory (a segfault of the whole process). So a stream that
+    fails to start is closed, and one that opens after the caller gave up
+    is closed as soon as it has."""
+    def run():
+        stream = make()
+        try:
+            stream.start()
+        except BaseException:
+            _close(stream)
+            raise
+        return stream
+
+    return timed(run, late=close_stream)
+
+
+def _close(stream) -> None:
+    stream.abort()
+    stream.close()
 
 
 def close_stream(stream) -> None:
-    def close():
-        stream.abort()
-        stream.close()
-
     try:
-        timed(close)
+        timed(lambda: _close(stream))
     except Exception:  # noqa: BLE001 - a stream of a vanished device
         pass
 
 
-def timed(fn):
+def timed(fn, late=None):
     """``fn()`` (a PortAudio open/start/abort) with a time limit. When the
     sound server vanishes mid-call, ALSA's PortAudio calls can block for
     good; the SIP owner thread must not block with them. On timeout the call
     is left behind on a daemon thread, sounddevice's exit handler (which
-    would block on the same stream) is dropped, and TimeoutError is raised."""
+    would block on the same stream) is dropped, and TimeoutError is raised;
+    when that call returns after all, ``late(result)`` runs on its thread."""
     box: list = []
-    done = threading.Event()
+    lock = threading.Lock()
+    gave_up = []
 
     def run():
         try:
-            box.append((True, fn()))
+            result = (True, fn())
         except BaseException as e:  # noqa: BLE001 - handed to the caller
-            box.append((False, e))
-        finally:
+            result = (False, e)
+        with lock:
+            box.append(result)
             done.set()
+            abandoned = bool(gave_up)
+        if abandoned and result[0] and late is not None:
+            late(result[1])
 
+    done = threading.Event()
     threading.Thread(target=run, name="portaudio-call", daemon=True).start()
     if not done.wait(PA_TIMEOUT_S):
-        import atexit
+        with lock:
+            if not box:
+                gave_up.append(True)
+        if gave_up:
+            import atexit
 
-        atexit.unregister(portaudio()._exit_handler)
-        raise TimeoutError(f"the sound device did not answer within {PA_TIMEOUT_S:.0f} s")
+            atexit.unregister(portaudio()._exit_handler)
+            raise TimeoutError(f"the sound device did not answer within {PA_TIMEOUT_S:.0f} s")
     ok, value = box[0]
     if not ok:
         raise value
