@@ -293,3 +293,39 @@ def test_an_idle_engine_stops_at_once_not_after_its_idle_poll():
         took.append(time.perf_counter() - started)
         assert not engine._thread.is_alive()
     assert max(took) < 0.4 * IDLE_WAIT_S, took
+
+
+_OVERLAP_SCRIPT = r"""
+import sys, threading, time
+from tui_phone.config import parse
+from tui_phone.sip.pjsua2_engine import PjEngine
+cfg = parse(sys.argv[1] + "[audio]\nnull = true\n")
+for delay in (0, 0.001, 0.01, 0.05):
+    first = PjEngine(cfg)
+    first.start(lambda event: None)
+    time.sleep(0.05)
+    stopping = threading.Thread(target=first.stop)  # a TUI that quit after QUIT_LIMIT: its engine still stops
+    stopping.start()
+    time.sleep(delay)
+    second = PjEngine(cfg)
+    second.start(lambda event: None)
+    assert not first._thread.is_alive(), "the second engine started over the first"
+    assert second._thread.is_alive() and second.local_address, "the second engine did not start"
+    stopping.join()
+    second.stop()
+print("ok", flush=True)
+"""
+
+
+def test_an_engine_started_while_the_last_one_still_stops_waits_for_it(tmp_path):
+    """pjsua is one per process. A TUI gives its engine QUIT_LIMIT (3 s) to stop; on a loaded machine
+    the engine outlived the app and the next engine in the process started over it: pjsua aborted
+    ("terminate called after throwing pj::Error", or a segfault: seen once in CI). Now it waits."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    p = subprocess.run([sys.executable, "-c", _OVERLAP_SCRIPT, direct("alice")],
+                       cwd=Path(__file__).resolve().parents[2], env={**__import__("os").environ,
+                       "XDG_RUNTIME_DIR": str(tmp_path)}, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "ok" in p.stdout, (p.returncode, p.stdout[-1000:], p.stderr[-2000:])

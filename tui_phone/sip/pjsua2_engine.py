@@ -51,6 +51,7 @@ BUSY_WAIT_S = 0.1  # the same with calls up (their RTP wakes the loop 50 times a
 REGISTER_RETRY = 0.5  # seconds between tries while an earlier REGISTER is in flight
 SOUND_WAIT_S = 1.0  # the sound device starts at the latest this long after the engine (a slow registrar)
 SOUND_SETTLE_S = 0.25  # or this long after the first REGISTERs are answered (the UI draws "registered" first)
+STOP_WAIT_S = 15.0  # stop() waits this long for the owner thread; a new engine waits as long for the last one
 
 
 def _needs_srv(registrar: str) -> bool:
@@ -130,6 +131,8 @@ class PjEngine(Engine):
     ``conference``, ``presence``, ``messaging``, and the desk-phone
     features (``depth``, ``rules``, ``recordings``)."""
 
+    _owner: threading.Thread | None = None  # the process's pjsua owner thread (pjsua is one per process)
+
     def __init__(self, config: Config, log_path: str | None = None):
         self.config = config
         self.log_path = log_path
@@ -182,8 +185,17 @@ class PjEngine(Engine):
 
     # ----- public, any thread -------------------------------------------------
     def start(self, emit: Emit) -> None:
+        """Start the owner thread. pjsua exists once per process: an engine
+        still stopping (a TUI that quit after QUIT_LIMIT, its thread still
+        saying goodbye) is waited for; started over it, pjsua aborts."""
+        before = PjEngine._owner
+        if before is not None and before.is_alive():
+            before.join(STOP_WAIT_S)
+            if before.is_alive():
+                raise RuntimeError("SIP engine failed to start: the previous one in this process is still stopping")
         self.emit = emit
         self._thread = threading.Thread(target=self._run, name="pjsua2-owner", daemon=True)
+        PjEngine._owner = self._thread
         self._thread.start()
         self._ready.result(timeout=15)
 
@@ -191,7 +203,7 @@ class PjEngine(Engine):
         if self._thread and self._thread.is_alive():
             self._stop.set()
             self._wake()  # idle, the owner loop blocks up to IDLE_WAIT_S in libHandleEvents
-            self._thread.join(15)
+            self._thread.join(STOP_WAIT_S)
 
     def submit(self, command: Command) -> Future:
         fut: Future = Future()
