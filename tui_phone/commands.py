@@ -58,11 +58,15 @@ class DisconnectCall:
 
 @dataclass(frozen=True)
 class Hold:
+    """Put a call on hold (the current one when ``id`` is None)."""
+
     id: int | None = None
 
 
 @dataclass(frozen=True)
 class Retrieve:
+    """Take a held call back (the current held one when ``id`` is None)."""
+
     id: int | None = None
 
 
@@ -195,6 +199,8 @@ class MarkMessagesRead:
 
 @dataclass(frozen=True)
 class CallInfo:
+    """Show a call's info panel: HTML text or an iframe, as innovaphone's CallInfo."""
+
     id: int
     html: str | None = None
     iframe: dict | None = field(default=None, hash=False)

@@ -28,6 +28,8 @@ class CallState(str, Enum):
 
 @dataclass(frozen=True)
 class RegState:
+    """An account's registration answered (or failed): ``code`` is the SIP status, 0 for none."""
+
     account: str
     registered: bool
     code: int = 0
@@ -37,6 +39,8 @@ class RegState:
 
 @dataclass(frozen=True)
 class CallAdded:
+    """A call appeared: an incoming INVITE, or an outgoing call the engine placed."""
+
     id: int
     dir: str  # "i" inbound, "o" outbound
     sip: str  # remote SIP URI, e.g. "sip:200@pbx"
@@ -52,6 +56,8 @@ class CallAdded:
 
 @dataclass(frozen=True)
 class CallProgress:
+    """A call's state changed (ringing, connected, held…), with the SIP status that moved it."""
+
     id: int
     state: CallState
     code: int = 0
@@ -61,6 +67,8 @@ class CallProgress:
 
 @dataclass(frozen=True)
 class CallEnded:
+    """A call ended, with the final SIP status and reason phrase."""
+
     id: int
     code: int = 0
     reason: str = ""
@@ -199,6 +207,8 @@ class Message:
 
 @dataclass(frozen=True)
 class MessagesRead:
+    """The conversation with ``peer`` was read: its unread count goes to 0."""
+
     peer: str
 
 
@@ -223,6 +233,8 @@ class OwnStatus:
 
 @dataclass(frozen=True)
 class Log:
+    """A line for the log pane and the headless log."""
+
     level: str  # "info" | "warning" | "error"
     text: str
     at: float = 0.0

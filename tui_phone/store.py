@@ -77,6 +77,8 @@ MAX_DTMF = 40
 
 @dataclass(frozen=True)
 class Account:
+    """An account as the UI shows it: its registration and voicemail."""
+
     name: str
     uri: str
     registrar: str = ""
@@ -110,6 +112,8 @@ def registration_text(registrar: bool, registered: bool, code: int, reason: str)
 
 @dataclass(frozen=True)
 class Call:
+    """One call as the UI shows it; the store derives it from the engine's events."""
+
     id: int
     dir: str
     sip: str
@@ -148,6 +152,8 @@ class Call:
 
 @dataclass(frozen=True)
 class LogLine:
+    """One line of the log pane."""
+
     level: str
     text: str
     at: float = 0.0
@@ -155,6 +161,8 @@ class LogLine:
 
 @dataclass(frozen=True)
 class State:
+    """Everything the UI shows, derived from events by ``reduce``; every pane renders a slice of it."""
+
     accounts: tuple[Account, ...] = ()
     calls: tuple[Call, ...] = ()
     ended: tuple[Call, ...] = ()  # recently ended calls, newest last

@@ -12,7 +12,7 @@ from tui_phone.commands import DisconnectCall, StartCall
 from tui_phone.phone import Phone
 from tui_phone.config import parse
 from tui_phone.events import CallState
-from tui_phone.ui.panes import CallList, DialPad, LogPane, StatusBar
+from tui_phone.ui.panes import CallList, DialPad, Keypad, LogPane, StatusBar
 
 
 def config(extra: str = ""):
@@ -40,16 +40,17 @@ def table_text(app) -> str:
     return "\n".join(" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count))
 
 
-async def test_dial_number_from_keypad_buttons_and_hang_up(sipp_dir):
+async def test_dial_number_by_clicking_the_keypad_and_hang_up(sipp_dir):
     uas = sipp_uas(sipp_dir, scenario="uas-fast")
     app = make_app(config(f'proxy = "sip:127.0.0.1:{uas.port}"\n'))
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, app.ready.is_set, what="engine")
-        for key in ("2", "0", "0"):
-            await pilot.click(f"#key-{key}")
-            await pilot.pause(0.25)  # a button ignores presses during its 0.2 s press effect
+        keypad = app.query_one(Keypad)
+        for key in ("2", "0", "5", "backspace", "0"):  # clicked where each key is drawn
+            await pilot.click(keypad, offset=keypad.offset_of(key))
         assert app.query_one(DialPad).input.value == "200"
-        await pilot.click("#dial")
+        assert keypad.key_at(*keypad.offset_of("*")) == "*" and keypad.key_at(0, 1) is None  # between rows
+        await pilot.click(keypad, offset=keypad.offset_of("call"))
         await until(pilot, lambda: app.state.calls and app.state.calls[0].state is CallState.CONNECTED,
                     what="Connected")
         assert "200" in table_text(app) and "Connected" in table_text(app)

@@ -62,3 +62,20 @@ def test_contacts_import_export_round_trip(tmp_path):
     text = out.read_text()
     assert "Ada Lovelace" in text and "Grace Hopper" in text and "+1 212 555 0100" in text
     assert cli(tmp_path, "contacts", "import", str(tmp_path / "missing.vcf")).returncode == 2
+
+
+def test_a_start_with_only_options_parses_as_the_full_cli_does(tmp_path):
+    """Issue 17: the TUI's own start builds the parser without its 16 subcommand parsers (~6 ms);
+    whatever it parses must read the same, and anything else (a command, --help) gets the full CLI."""
+    from tui_phone.__main__ import _options_only, build_parser
+
+    for argv in ([], ["--headless"], ["--config", "/x.toml", "--debug"], ["--config=/x.toml", "--theme", "t"],
+                 ["--open", "tel:+12125550100"], ["--open=sip:bob@example.com", "--headless"]):
+        assert _options_only(argv), argv
+        assert vars(build_parser(commands=False).parse_args(argv)) == vars(build_parser().parse_args(argv)), argv
+    for argv in (["status"], ["--config", "/x.toml", "call", "200"], ["--help"], ["--version"], ["bogus"]):
+        assert not _options_only(argv), argv
+    r = cli(tmp_path, "--help")
+    assert r.returncode == 0 and "contacts" in r.stdout and "doctor" in r.stdout
+    r = cli(tmp_path, "bogus")
+    assert r.returncode == 2 and "invalid choice: 'bogus'" in r.stderr

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, OptionList, TextArea
+from textual.widgets import Button, DataTable, Input, Label, OptionList
 
 from ..contacts.model import LABELS, Contact, ContactError, Number
 from .intents import CallRequested, ContactCallRequested
@@ -284,6 +284,8 @@ class ContactForm(ModalScreen[Contact | None]):
         self.contact = contact
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import TextArea  # 7 ms to import: not before the first frame (issue 17)
+
         c = self.contact or Contact()
         with Vertical(classes="dialog form"):
             yield Label("Edit contact" if self.contact else "New contact", classes="question")
@@ -302,7 +304,10 @@ class ContactForm(ModalScreen[Contact | None]):
     def values(self) -> tuple:
         """What the form holds now (to tell whether it was edited)."""
         return (*(self.query_one(f"#f-{key}", Input).value for key, _ in self.FIELDS),
-                self.query_one("#f-numbers", TextArea).text)
+                self._numbers_text())
+
+    def _numbers_text(self) -> str:
+        return self.query_one("#f-numbers").text
 
     def action_cancel(self) -> None:
         """Escape: close; with edits, ask first (never lose a half-filled form silently)."""
@@ -321,7 +326,7 @@ class ContactForm(ModalScreen[Contact | None]):
 
     def numbers(self) -> tuple[Number, ...]:
         out = []
-        for line in self.query_one("#f-numbers", TextArea).text.splitlines():
+        for line in self._numbers_text().splitlines():
             line = line.strip()
             if not line:
                 continue
