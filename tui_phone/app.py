@@ -47,6 +47,7 @@ from .ui.toasts import CallToasts
 # right after it (issue 17: Textual styling 4 more panes cost ~35 ms before the first paint)
 LATER = (("Contacts", "contacts-tab", (ContactsPane, "contacts")), ("Team", "team-tab", (TeamPane, "team")),
          ("History", "history-tab", (HistoryPane, "history")), ("Messages", "messages-tab", (MessagesPane, "messages")))
+PANES_AFTER_S = 0.5  # the hidden tabs' panes mount when the engine runs, at the latest this long after the first frame
 QUIT_LIMIT = 3.0  # seconds quitting may take with calls to hang up and accounts to unregister
 
 
@@ -101,6 +102,7 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
         self._sync_now = asyncio.Event()  # the palette's "Sync contacts"
         self._stopping = False
         self._panes_mounted = asyncio.Event()  # the hidden tabs' panes, mounted after the first frame
+        self._panes_mounting = False
         self._phone_stopping: asyncio.Future | None = None
         self._unsubscribe = None
         self._meter = None  # the level meter's timer, running only while a call talks through a device
@@ -155,14 +157,22 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
 
     async def on_ready(self) -> None:
         """The first frame is on the screen (Textual's Ready): the engine may
-        start, and the panes the first frame does not show are mounted."""
+        start. The panes the first frame does not show mount once it runs
+        (``_start_engine``), at the latest PANES_AFTER_S from now: styling
+        them takes ~35 ms of the loop and the GIL, which the engine's start
+        and the first "registered" need more (issue 17)."""
         if not self._painted.done():
             self._painted.set_result(None)
-        if not self._panes_mounted.is_set():
-            await asyncio.gather(*(self.query_one(f"#{tab}", TabPane).mount(pane(id=name))
-                                   for _, tab, (pane, name) in LATER))
-            self._panes_mounted.set()
-            self._draw()
+        self.set_timer(PANES_AFTER_S, self._mount_panes)
+
+    async def _mount_panes(self) -> None:
+        if self._panes_mounting:
+            return await self._panes_mounted.wait()
+        self._panes_mounting = True
+        await asyncio.gather(*(self.query_one(f"#{tab}", TabPane).mount(pane(id=name))
+                               for _, tab, (pane, name) in LATER))
+        self._panes_mounted.set()
+        self._draw()
 
     async def on_mount(self) -> None:
         self._painted = asyncio.get_running_loop().create_future()  # on_ready: the engine may start
@@ -207,7 +217,7 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
         except RuntimeError as e:
             self.log_line("error", str(e))
             self.notify(str(e), severity="error", timeout=10)
-        await self._panes_mounted.wait()  # whoever waits on ready finds every pane
+        await self._mount_panes()  # whoever waits on ready finds every pane
         if started:
             self.ready.set()
         self.refresh_pane(ContactsPane)  # none when the app is already closing

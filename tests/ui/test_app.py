@@ -164,3 +164,31 @@ async def test_remote_text_is_never_markup():
         await pilot.pause(0.3)
         assert "Request [/x] Terminated" in table_text(app)
         assert app.is_running
+
+
+async def test_list_keys_pressed_while_the_engine_starts_show_their_panes():
+    """The hidden tabs' panes mount once the engine runs (issue 17: they held the loop while the first
+    REGISTER was answered). F3/F4/F5/F6 pressed before that mount them and focus their list."""
+    import threading
+
+    release = threading.Event()
+
+    class SlowStart(ScriptedEngine):
+        def start(self, emit):
+            release.wait(10)  # an engine still importing pjsua2 and registering
+            super().start(emit)
+
+    cfg = config()
+    app = make_app(cfg, phone=Phone(cfg, engine=SlowStart(cfg)))
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            assert not app._panes_mounted.is_set()
+            for key, table in (("f3", "#contact-list"), ("f4", "#team-list"), ("f5", "#history-list"),
+                               ("f6", "#message-list")):
+                await pilot.press("escape", key)
+                await until(pilot, lambda: app.focused is not None and app.focused.id == table[1:], what=table)
+            assert not app.ready.is_set()  # all of it before the engine ran
+            release.set()
+            await until(pilot, app.ready.is_set, what="engine")
+    finally:
+        release.set()

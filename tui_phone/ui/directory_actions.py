@@ -47,19 +47,25 @@ class DirectoryActions:
             pane.refresh_list()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if not self._panes_mounted.is_set():  # a tab clicked before its pane mounted: mount them now
+            self.run_worker(self._mount_panes(), group="panes")
         if event.pane.id == "history-tab":
             self.refresh_pane(HistoryPane)
             self.run_worker(self.run_command(MarkMissedSeen()), group="read-state")
         elif event.pane.id == "contacts-tab":
             self.refresh_pane(ContactsPane)
 
-    def action_contacts(self) -> None:
-        self.show_tab("contacts-tab")  # TabActivated refreshes the list
-        self.query_one("#contact-list").focus()  # its keys work at once; / searches
+    async def _show_list(self, tab: str, table: str) -> None:
+        """Show a tab and focus its list; its keys work at once (/ searches)."""
+        await self._mount_panes()  # a key pressed before the engine runs mounts the panes now
+        self.show_tab(tab)  # TabActivated refreshes the list
+        self.query_one(table).focus()
 
-    def action_messages(self) -> None:
-        self.show_tab("messages-tab")
-        self.query_one("#message-list").focus()
+    async def action_contacts(self) -> None:
+        await self._show_list("contacts-tab", "#contact-list")
+
+    async def action_messages(self) -> None:
+        await self._show_list("messages-tab", "#message-list")
 
     def action_new_message(self) -> None:
         async def to(target: str | None) -> None:
@@ -68,13 +74,11 @@ class DirectoryActions:
 
         self.push_screen(Prompt("Message to:", "number or sip:uri"), to)
 
-    def action_history(self) -> None:
-        self.show_tab("history-tab")
-        self.query_one("#history-list").focus()
+    async def action_history(self) -> None:
+        await self._show_list("history-tab", "#history-list")
 
-    def action_team(self) -> None:
-        self.show_tab("team-tab")
-        self.query_one("#team-list").focus()
+    async def action_team(self) -> None:
+        await self._show_list("team-tab", "#team-list")
 
     def action_import_contacts(self) -> None:
         async def chosen(path: str | None) -> None:
