@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from tui_phone import locations
-from tui_phone.contacts.schema import _TRIGGERS, MIGRATIONS, only_digits, search_digits
+from tui_phone.contacts.schema import (_TRIGGERS, MIGRATIONS, derived_e164, fill_search_index, haystack, only_digits,
+                                       search_digits, stored_field)
 from tui_phone.files import private_dir, touch_private
 from tui_phone.contacts.model import Contact, ContactError, Number, validate
 from tui_phone.numbers import NotDialable, dialable, normalize
@@ -52,8 +53,8 @@ LOOKUP_MIN_DIGITS = 7
 """Fewest trailing digits a caller number must share with a stored one (fallback)."""
 BULK_MIN = 100
 """From this many contacts in one insert on, the search index is built once after the rows."""
-_BULK_INDEXES = ("contacts_order", "numbers_tail")
-COMPACT_FROM = 6
+_BULK_INDEXES = ("numbers_tail",)  # not contacts_id: numbers' foreign key needs it
+COMPACT_FROM = 7
 """A file upgraded from a version before this one is compacted once (see ``ContactsDB._compact``)."""
 RARE_MAX = 1000
 """A search term with at most this many matches is looked up in the index (see ``ContactsDB._rare``)."""
@@ -63,6 +64,16 @@ def _tail(e164: str) -> str:
     """The lookup key of a number: its digits reversed, leading zeros (trunk and
     international prefixes like ``0`` and ``00``) dropped."""
     return only_digits(e164).lstrip("0")[::-1]
+
+
+def _stored_e164(e164: str) -> str | None:
+    """``numbers.e164`` as stored: NULL when it is ``+`` and the tail reversed."""
+    return None if derived_e164(e164, _tail(e164)) else e164
+
+
+def _e164(stored: str | None, tail: str) -> str:
+    """The E.164 form of a stored number (the other way round from :func:`_stored_e164`)."""
+    return "+" + tail[::-1] if stored is None else stored
 
 
 def _phrase(term: str) -> str:
@@ -92,9 +103,9 @@ def _terms(text: str) -> list[tuple[str, str]]:
 
 _SELECT = """SELECT c.id, c.first, c.last, c.company, c.email, c.job_title, c.sip_uri,
     c.favorite, c.team, (SELECT book FROM cards WHERE contact_id = c.id LIMIT 1),
-    (SELECT json_group_array(json_array(label, typed, e164))
-       FROM (SELECT label, typed, e164 FROM numbers WHERE contact_id = c.id ORDER BY pos))
-    FROM contacts c"""
+    (SELECT json_group_array(json_array(label, typed, e164, tail))
+       FROM (SELECT label, typed, e164, tail FROM numbers WHERE contact_id = c.id ORDER BY pos)),
+    c.haystack FROM contacts c"""
 _BY_UID = "SELECT id, favorite, uid FROM contacts WHERE uid = ? AND uid != '' AND team = 0"
 """An import's card by UID; ``uid != ''`` lets SQLite use the partial index ``contacts_uid``
 (without it every card scanned the table: 20,000 cards with UIDs took 30-50 s)."""
@@ -102,8 +113,11 @@ _ORDER = " ORDER BY c.favorite DESC, c.sort_key, c.id"
 
 
 def _contact(row: tuple) -> Contact:
-    id_, first, last, company, email, job_title, sip_uri, favorite, team, book, numbers = row
-    return Contact(id_, first, last, tuple(Number(*n) for n in json.loads(numbers)), email,
+    id_, *fields, sip_uri, favorite, team, book, numbers, folded = row
+    first, last, company, email, job_title = (f if f is not None else line
+                                              for f, line in zip(fields, folded.split("\n")))
+    return Contact(id_, first, last, tuple(Number(label, typed, _e164(e164, tail))
+                                           for label, typed, e164, tail in json.loads(numbers)), email,
                    job_title, company, bool(favorite), bool(team), sip_uri, book or "")
 
 
@@ -151,14 +165,14 @@ class ContactsDB:
             self._compact()
 
     def _compact(self) -> None:
-        """Once, after the upgrade to version 6: give the pages it freed (a third
-        of the file) back to the disk. Busy (another process reading): the free
+        """After an upgrade (once) and a first import: give the free pages back to
+        the disk and fill every page. Busy (another process reading): the free
         pages stay in the file and are used again as it grows."""
         try:  # in place, in the 0600 file (WAL): SQLite's temporary copy is unlinked as it is opened
             self._conn.execute("VACUUM")
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.OperationalError:
             pass
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -198,20 +212,26 @@ class ContactsDB:
     @staticmethod
     def _store_many(conn: sqlite3.Connection, contacts: list[Contact]) -> list[Contact]:
         """:meth:`_store` for many, in two statements: new ids are handed out here
-        from ``sqlite_sequence`` (the write lock is held, ids are never reused)."""
-        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'contacts'").fetchone()
-        new_ids = itertools.count((seq[0] if seq else 0) + 1)
+        from ``sqlite_sequence`` (the write lock is held, ids are never reused).
+        The rows go in in list order (the table's key): into an empty table that
+        appends, filling each page."""
+        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'contacts'").fetchone()[0]
+        new_ids = itertools.count(seq + 1)
         contacts = [c if c.id is not None else replace(c, id=next(new_ids)) for c in contacts]
+        rows = sorted((-int(c.favorite), c.name.casefold(), c.id, c) for c in contacts)
         conn.executemany(
-            "INSERT INTO contacts (id, first, last, company, email, job_title, sip_uri,"
-            " favorite, team, sort_key, haystack, digits, uid)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(c.id, c.first, c.last, c.company, c.email, c.job_title, c.sip_uri, int(c.favorite), int(c.team),
-              c.name.casefold(), "\n".join(f.casefold() for f in (c.first, c.last, c.company, c.email, c.job_title)),
-              search_digits([(n.typed, n.e164) for n in c.numbers]), c.uid) for c in contacts])
+            "INSERT INTO contacts (favorite, sort_key, id, first, last, company, email, job_title, sip_uri,"
+            " team, haystack, digits, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(-favorite, sort_key, id_, *map(stored_field, fields), c.sip_uri, int(c.team), haystack(fields),
+              search_digits([(n.typed, n.e164) for n in c.numbers]), c.uid)
+             for favorite, sort_key, id_, c in rows for fields in [(c.first, c.last, c.company, c.email, c.job_title)]])
         conn.executemany(
             "INSERT INTO numbers (contact_id, pos, label, typed, e164, tail) VALUES (?, ?, ?, ?, ?, ?)",
-            [(c.id, i, n.label, n.typed, n.e164, _tail(n.e164)) for c in contacts for i, n in enumerate(c.numbers)])
+            [(c.id, i, n.label, n.typed, _stored_e164(n.e164), _tail(n.e164))
+             for c in contacts for i, n in enumerate(c.numbers)])
+        top = next(new_ids) - 1
+        if top > seq:
+            conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'contacts'", (top,))
         return contacts
 
     @staticmethod
@@ -332,17 +352,23 @@ class ContactsDB:
     def _index(self, conn: sqlite3.Connection, stored: list[Contact], count: int) -> None:
         """The other half of :meth:`_indexed_once`: index the stored rows, put the trigger back."""
         if self.fts and count >= BULK_MIN:
-            conn.execute("INSERT INTO contact_search (rowid, haystack, digits) SELECT id, haystack, digits"
-                         " FROM contacts WHERE id IN (SELECT value FROM json_each(?))", (json.dumps([c.id for c in stored]),))
+            fill_search_index(conn, "WHERE id IN (SELECT value FROM json_each(?))", (json.dumps([c.id for c in stored]),))
             conn.execute(_TRIGGERS[0])
 
     def _shrink_wal(self, count: int) -> None:
-        """After a bulk insert the WAL is as big as what was inserted (90 MB for
+        """After a bulk insert the WAL is as big as what was inserted (40 MB for
         100k contacts, kept until the next write): checkpoint it into the file
-        and cut it to nothing. A reader in the middle only makes this do less."""
+        and cut it to nothing. A reader in the middle only makes this do less.
+        When the insert wrote at least half the contacts (a first import) the
+        file is compacted as well: rows added in list order leave each page of
+        the table ~88 % full and the search index frees pages as it merges its
+        segments; VACUUM packs them (100k: 0.25 s, 44 -> 39 MB)."""
         if count >= BULK_MIN:
             with self._lock:
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                if 2 * count >= self._conn.execute("SELECT count(*) FROM contacts").fetchone()[0]:
+                    self._compact()
+                else:
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _valid(self, contacts: Iterable[Contact]) -> list[Contact]:
         contacts = list(contacts)
@@ -369,11 +395,11 @@ class ContactsDB:
         numbers = [n.e164 for n in c.numbers if n.e164]
         if not numbers:
             return None
-        return conn.execute(
-            "SELECT c.id, c.favorite, c.uid FROM contacts c JOIN numbers n ON n.contact_id = c.id"
+        rows = conn.execute(
+            "SELECT c.id, c.favorite, c.uid, n.e164, n.tail FROM contacts c JOIN numbers n ON n.contact_id = c.id"
             f" WHERE c.team = 0 AND c.sort_key = ? AND n.tail IN ({','.join('?' * len(numbers))})"
-            f" AND n.e164 IN ({','.join('?' * len(numbers))})"
-            " ORDER BY c.id LIMIT 1", (c.name.casefold(), *map(_tail, numbers), *numbers)).fetchone()
+            " ORDER BY c.id", (c.name.casefold(), *map(_tail, numbers))).fetchall()
+        return next((row[:3] for row in rows if _e164(*row[3:]) in numbers), None)
 
     def data_version(self) -> int:
         """SQLite's ``data_version``: it changes when another connection (another
@@ -505,8 +531,8 @@ class ContactsDB:
             return None
         order = " ORDER BY c.favorite DESC, c.id LIMIT 1"
         e164 = normalize(dial, self.region)
-        rows = self._read(_SELECT + " JOIN numbers n ON n.contact_id = c.id WHERE n.tail = ? AND n.e164 = ?"
-                          + order, (_tail(e164), e164))
+        rows = self._read(_SELECT + " JOIN numbers n ON n.contact_id = c.id WHERE n.tail = ? AND n.e164 IS ?"
+                          + order, (_tail(e164), _stored_e164(e164)))
         if rows:
             return _contact(rows[0])
         tail = _tail(dial)
