@@ -60,6 +60,8 @@ def search_digits(numbers: list[tuple[str, str]]) -> str:
 
 
 def only_digits(text: str) -> str:
+    if text[1:].isdecimal() and (text[0] == "+" or text[0].isdecimal()):  # E.164 or digits: no regex (bulk insert)
+        return text.removeprefix("+")
     return _NOT_DIGIT.sub("", text)
 
 
@@ -157,10 +159,11 @@ def haystack(fields: tuple[str, ...]) -> str:
     return "\n".join(f.casefold() for f in fields)
 
 
-def stored_field(field: str) -> str | None:
-    """A name field as ``contacts`` stores it: NULL when it is its own haystack
-    line (already case-folded, as most emails are)."""
-    return None if field.casefold() == field else field
+def stored_fields(fields: tuple[str, ...], folded: str) -> tuple[str | None, ...]:
+    """The name fields as ``contacts`` stores them beside their ``haystack``
+    (``folded``): NULL for one that is its own line there (already case-folded,
+    as most emails are)."""
+    return tuple(None if field == line else field for field, line in zip(fields, folded.split("\n")))
 
 
 def derived_e164(e164: str, tail: str) -> bool:
@@ -191,7 +194,8 @@ def _v7_list_order(conn: sqlite3.Connection, fts: bool) -> None:
     columns = "id, first, last, company, email, job_title, sip_uri, favorite, team, sort_key, haystack, digits, uid"
     rows = conn.execute(f"SELECT {columns} FROM contacts ORDER BY favorite DESC, sort_key, id")
     conn.executemany(f"INSERT INTO contacts_v7 ({columns}) VALUES ({', '.join('?' * 13)})",
-                     ((r[0], *map(stored_field, r[1:6]), *r[6:]) for r in rows))
+                     ((r[0], *stored_fields(r[1:6], folded), *r[6:10], folded, *r[11:])
+                      for r in rows for folded in [haystack(r[1:6])]))
     conn.execute("CREATE UNIQUE INDEX contacts_id ON contacts_v7 (id)")  # the parent key of numbers
     conn.execute("""CREATE TABLE numbers_v7 (
         contact_id INTEGER NOT NULL REFERENCES contacts_v7 (id) ON DELETE CASCADE,
@@ -213,14 +217,9 @@ def _v7_list_order(conn: sqlite3.Connection, fts: bool) -> None:
     if had_index:
         for sql in _SEARCH_INDEX:
             conn.execute(sql)
-        fill_search_index(conn, "")
-
-
-def fill_search_index(conn: sqlite3.Connection, where: str, params: tuple = ()) -> None:
-    """Index the contacts rows ``where`` picks, in id order: FTS5 starts a new segment
-    whenever a rowid is not above the last one, so list order would cut it in thousands."""
-    conn.execute("INSERT INTO contact_search (rowid, haystack, digits)"
-                 f" SELECT id, haystack, digits FROM contacts {where} ORDER BY id", params)
+        # in id order: FTS5 starts a new segment whenever a rowid is not above the last one
+        conn.execute("INSERT INTO contact_search (rowid, haystack, digits)"
+                     " SELECT id, haystack, digits FROM contacts ORDER BY id")
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection, bool], None]] = [_v1_contacts, _v2_history, _v3_cards, _v4_uid,
