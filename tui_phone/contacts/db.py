@@ -13,10 +13,15 @@
   characters gives the rows holding all its trigrams, checked with ``instr``;
   shorter terms, and every term when FTS5 or trigram is missing, are found
   with ``instr`` on the rows.
+- The contacts table is kept in list order (``WITHOUT ROWID``, keyed by
+  favorite, sort key, id): a search walks it in order, a limit stops it early.
+  Name fields already case-folded are NULL (read from ``haystack``).
 - Caller lookup goes through the index on ``numbers.tail`` (the number's
-  digits reversed, leading zeros dropped), also for an exact E.164 match.
+  digits reversed, leading zeros dropped), also for an exact E.164 match;
+  ``numbers.e164`` is NULL where it is ``+`` and the tail reversed.
 - A bulk insert hands out ids itself and inserts in two statements; a first
-  import builds the indexes after the rows; the WAL is cut back after it.
+  import builds the suffix index after the rows and is compacted after it
+  (pages filled, search index in one segment); the WAL is cut back after it.
 
 One connection, guarded by a lock (reads and writes take turns): the UI calls
 this from a worker thread, never from its own. Errors meant for a person are
@@ -525,7 +530,7 @@ class ContactsDB:
     def _rare(self, terms: list[tuple[str, str]]) -> list[int] | None:
         """The ids matching every indexed term (3+ characters) when there are
         at most RARE_MAX, else None. Rare matches are answered from the index;
-        common ones by walking the list in order (``contacts_order``), which
+        common ones by walking the list in order (the table's own key), which
         meets ``limit`` hits within a few thousand rows. Asking the index for
         every match of a common term and sorting them cost 20-40 ms at 100k."""
         trigrams = {term[i:i + 3] for _, term in terms for i in range(len(term) - 2)}
