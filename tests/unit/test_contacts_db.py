@@ -177,8 +177,9 @@ def test_search_index_follows_every_write(db):
 def test_bulk_insert_and_import_index_every_row_once(db):
     """From BULK_MIN contacts on, the index is built after the rows; it still matches them exactly."""
     many = [bob(first=f"Bulk{i:03d}", numbers=(Number("work", f"+1 212 555 {i:04d}"),)) for i in range(BULK_MIN)]
-    db.add_many(many)  # a first import: contacts_order and numbers_tail are built after the rows
-    assert {"contacts_order", "numbers_tail"} <= {r[0] for r in db._read("SELECT name FROM sqlite_master")}
+    db.add_many(many)  # a first import: numbers_tail is built after the rows, the file compacted
+    assert {"contacts_id", "numbers_tail"} <= {r[0] for r in db._read("SELECT name FROM sqlite_master")}
+    assert db._read("PRAGMA freelist_count") == [(0,)]
     assert db._read("PRAGMA integrity_check") == [("ok",)]
     assert db.merge_many(many) == (0, BULK_MIN)  # the same cards again: every one replaced, re-indexed
     db.add(bob(first="Single"))  # the per-row trigger is back
@@ -387,7 +388,7 @@ def test_a_version_5_database_is_upgraded_losing_nothing(tmp_path):
     assert "numbers_e164" in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     with ContactsDB(path, "US") as old, ContactsDB(tmp_path / "new.db", "US") as new:
-        assert old.schema_version == 6 and old.fts
+        assert old.schema_version == len(MIGRATIONS) and old.fts
         new.add_many(people)
         assert old.search("") == new.search("") and len(old.search("")) == 400
         for text in QUERIES:
@@ -401,6 +402,128 @@ def test_a_version_5_database_is_upgraded_losing_nothing(tmp_path):
         assert old._read("PRAGMA freelist_count") == [(0,)]  # compacted once: the old index's pages went back
         old._conn.execute("INSERT INTO contact_search (contact_search, rank) VALUES ('integrity-check', 1)")
         assert old._read("SELECT digits FROM contacts") == new._read("SELECT digits FROM contacts")
+
+
+def _version_6_file(path, people: list[Contact]) -> None:
+    """A file as version 6 wrote it: the v1..v6 steps, then rows as its ``_store_many``
+    stored them (a rowid table, ``contacts_order``, e164 and tail both stored), the
+    search index filled by its triggers; the last contact deleted (an id gap)."""
+    from tui_phone.contacts.schema import only_digits, search_digits
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("BEGIN")
+    for step in MIGRATIONS[:6]:
+        step(conn, True)
+    conn.execute("PRAGMA user_version = 6")
+    for i, c in enumerate(people, 1):
+        conn.execute("INSERT INTO contacts (id, first, last, company, email, job_title, sip_uri, favorite, team,"
+                     " sort_key, haystack, digits, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (i, c.first, c.last, c.company, c.email, c.job_title, c.sip_uri, int(c.favorite), int(c.team),
+                      c.name.casefold(), "\n".join(f.casefold() for f in (c.first, c.last, c.company, c.email,
+                                                                          c.job_title)),
+                      search_digits([(n.typed, n.e164) for n in c.numbers]), c.uid))
+        conn.executemany("INSERT INTO numbers (contact_id, pos, label, typed, e164, tail) VALUES (?, ?, ?, ?, ?, ?)",
+                         [(i, pos, n.label, n.typed, n.e164, only_digits(n.e164).lstrip("0")[::-1])
+                          for pos, n in enumerate(c.numbers)])
+    conn.execute("DELETE FROM contacts WHERE id = ?", (len(people),))
+    conn.execute("INSERT INTO books VALUES ('work', 'https://dav.example/', '/c/work/', 'token-7')")
+    conn.executemany("INSERT INTO cards VALUES ('work', ?, ?, ?, ?, ?)",
+                     [(f"/c/work/{i}.vcf", f"etag{i}", i, f"fp{i}", f"BEGIN:VCARD\nUID:{i}\nEND:VCARD")
+                      for i in (2, 5, len(people))] + [("/c/work/bad.vcf", "e", None, "", "BEGIN:VCARD")])
+    conn.execute("INSERT INTO history (started, dir, kind, num, sip, name, account, duration, code, reason,"
+                 " reason_remote, redirected_to, recording) VALUES (1.5, 'in', 'missed', '200', 'sip:200@pbx',"
+                 " 'Carol', 'work', 0, 487, 'Request Terminated', '', '', '')")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def _varied(count: int) -> list[Contact]:
+    """Validated contacts with every kind of field: favorites, team rows with SIP URIs,
+    UIDs, names that are not case-folded, upper-case and empty emails, numbers whose
+    E.164 form is not ``+`` and digits (``200``, ``*86``, ``0049…`` under US)."""
+    from tui_phone.contacts.model import validate
+
+    odd = [Contact(first="JÖRG", last="Straße", email="Jorg.Strasse@Example.DE", uid="urn:uuid:1",
+                   numbers=(Number("home", "0049 30 1234567"), Number("other", "*86"),
+                            Number("mobile", "+44 20 7946 0958"))),
+           Contact(first="ærin", last="o'brien", company="acme", job_title="chef", favorite=True),
+           Contact(company="Initech", sip_uri="sip:desk@pbx.example", team=True, numbers=(Number("work", "200"),)),
+           Contact(first="Zoë", last="Ng", email="zoe@example.com", team=True, favorite=True, uid="u-2",
+                   numbers=(Number("work", "201"), Number("mobile", "(646) 555-0199")))]
+    return [validate(c, "US") for c in odd + generated(count, seed=11) + odd[:1]]
+
+
+def test_a_version_6_database_is_upgraded_in_place_losing_nothing(tmp_path):
+    """Version 7 keeps the contacts in list order (no covering index) and stores e164
+    and the name fields only where they cannot be derived. A v6 file opens as v7 with
+    every contact, number (label, order, E.164), star, team row and UID as they were,
+    cards, books and history untouched, ids still never reused, compacted once."""
+    path = tmp_path / "tui-phone.db"
+    people = _varied(500)
+    _version_6_file(path, people)
+    conn = sqlite3.connect(path)
+    tables = "SELECT * FROM books", "SELECT * FROM cards ORDER BY href", "SELECT * FROM history"
+    before = [conn.execute(sql).fetchall() for sql in tables]
+    contacts = conn.execute("SELECT id, first, last, company, email, job_title, sip_uri, favorite, team, uid"
+                            " FROM contacts ORDER BY id").fetchall()
+    numbers = conn.execute("SELECT contact_id, pos, label, typed, e164 FROM numbers ORDER BY 1, 2").fetchall()
+    conn.close()
+    assert len(contacts) == len(people) - 1 and len(numbers) > len(contacts)
+    with ContactsDB(path, "US") as db:
+        assert db.schema_version == len(MIGRATIONS) == 7 and db.fts
+        schema = " ".join(r[0] or "" for r in db._read("SELECT sql FROM sqlite_master"))
+        assert "contacts_order" not in schema and "WITHOUT ROWID" in schema
+        got = {c.id: c for c in db.search("")}
+        uids = dict(db._read("SELECT id, uid FROM contacts"))
+        assert [(c.id, c.first, c.last, c.company, c.email, c.job_title, c.sip_uri, int(c.favorite), int(c.team),
+                 uids[c.id]) for c in sorted(got.values(), key=lambda c: c.id)] == contacts
+        assert [(c.id, pos, n.label, n.typed, n.e164) for c in sorted(got.values(), key=lambda c: c.id)
+                for pos, n in enumerate(c.numbers)] == numbers
+        assert got[2].book == "work" and got[1].book == ""
+        assert [db._read(sql) for sql in tables] == before
+        assert db._read("PRAGMA integrity_check") == [("ok",)] and db._read("PRAGMA foreign_key_check") == []
+        assert db._read("PRAGMA freelist_count") == [(0,)]  # compacted: the covering index's pages went back
+        db._conn.execute("INSERT INTO contact_search (contact_search, rank) VALUES ('integrity-check', 1)")
+        assert db.lookup("0049 30 1234567").last == db.lookup("+49 30 1234567").last == "Straße"
+        assert db.lookup("200").company == "Initech" and db.lookup("646 555 0199").first == "Zoë"
+        assert db.add(bob(first="New")).id == len(people) + 1  # the deleted contact's id is not given again
+        db.delete(got[1].id)  # numbers still follow their contact
+        assert db._read("SELECT count(*) FROM numbers WHERE contact_id = ?", (got[1].id,)) == [(0,)]
+
+
+def test_an_upgraded_file_answers_every_search_as_before(tmp_path):
+    """On a seeded set, an upgraded v6 file and a new file answer each search (whole list
+    and one screen) with what the rule says: the contacts holding every term, favorites
+    first, then by name and id; so do caller lookups, exact and by trailing digits."""
+    from tui_phone.contacts.db import _terms
+    from tui_phone.contacts.schema import only_digits
+
+    people = _varied(RARE_MAX + 400)
+    _version_6_file(tmp_path / "old.db", people)
+    stored = [replace(c, id=i) for i, c in enumerate(people[:-1], 1)]
+
+    def rule(text: str) -> list[int]:
+        def holds(c: Contact, kind: str, term: str) -> bool:
+            if kind == "digits":
+                return any(term in only_digits(x) for n in c.numbers for x in (n.typed, n.e164))
+            return term in "\n".join(f.casefold() for f in (c.first, c.last, c.company, c.email, c.job_title))
+        hits = [c for c in stored if all(holds(c, *t) for t in _terms(text))]
+        return [c.id for c in sorted(hits, key=lambda c: (not c.favorite, c.name.casefold(), c.id))]
+
+    with ContactsDB(tmp_path / "old.db", "US") as old, ContactsDB(tmp_path / "new.db", "US") as new:
+        new.add_many([replace(c, team=False) for c in people[:-1]])
+        new._conn.execute("UPDATE contacts SET team = 1 WHERE id IN (SELECT id FROM contacts WHERE sip_uri != ''"
+                          " OR first = 'Zoë' AND last = 'Ng' AND email = 'zoe@example.com')")
+        for text in QUERIES + ["jörg", "STRASSE", "straße", "jorg.strasse@", "ærin", "o'b", "4930", "0049",
+                               "*86", "86", "4420794", "646 555 01"]:
+            expected = rule(text)
+            assert [c.id for c in old.search(text)] == expected, text
+            assert [c.id for c in old.search(text, limit=50)] == expected[:50], text
+            assert [c.id for c in new.search(text)] == expected, text
+        for c in stored[::37]:
+            for n in c.numbers:
+                assert old.lookup(n.typed) == new.lookup(n.typed) is not None, n.typed
 
 
 def test_search_within_answers_at_once_or_gives_way(tmp_path):
