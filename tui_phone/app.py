@@ -15,6 +15,7 @@ import time
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.containers import Horizontal
 from textual.widgets import Input, TabbedContent, TabPane
 
@@ -169,8 +170,11 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
         if self._panes_mounting:
             return await self._panes_mounted.wait()
         self._panes_mounting = True
-        await asyncio.gather(*(self.query_one(f"#{tab}", TabPane).mount(pane(id=name))
-                               for _, tab, (pane, name) in LATER))
+        try:
+            await asyncio.gather(*(self.query_one(f"#{tab}", TabPane).mount(pane(id=name))
+                                   for _, tab, (pane, name) in LATER))
+        except NoMatches:  # the app closed before the engine ran
+            return
         self._panes_mounted.set()
         self._draw()
 

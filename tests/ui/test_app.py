@@ -192,3 +192,32 @@ async def test_list_keys_pressed_while_the_engine_starts_show_their_panes():
             await until(pilot, app.ready.is_set, what="engine")
     finally:
         release.set()
+
+
+async def test_the_footer_shows_the_focused_panes_keys_and_a_click_presses_one():
+    """One widget draws the footer (issue 17: Textual's Footer rebuilt a widget per key at every focus
+    change). It follows the focus, keeps palette/help/quit at its right end at any width, and a click on
+    a key presses it."""
+    from tui_phone.ui.panes import PhoneFooter
+
+    app, _ = scripted_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        footer = app.query_one(PhoneFooter)
+        await pilot.press("escape")  # the call list: its keys
+        await until(pilot, lambda: "Answer" in footer.text(), what="call list keys")
+        assert footer.text().rstrip().endswith("^p palette  F1 Help  ^q Quit")
+        await pilot.press("f3")
+        await until(pilot, lambda: "Search" in footer.text() and "Answer" not in footer.text(), what="contacts keys")
+        x = footer.text().index(" F1 ")  # the help key, where it is drawn
+        await pilot.click(footer, offset=(x + 1, 0))
+        await until(pilot, lambda: type(app.screen).__name__ == "Help", what="help opened by a click")
+        await pilot.press("escape")
+        await pilot.hover(footer, offset=(x + 1, 0))
+        assert footer.tooltip and "help" in str(footer.tooltip).lower()
+    narrow, _ = scripted_app()
+    async with narrow.run_test(size=(40, 24)) as pilot:
+        await until(pilot, narrow.ready.is_set, what="engine")
+        await pilot.press("escape")
+        line = narrow.query_one(PhoneFooter).text()
+        assert len(line) == 40 and "F1 Help" in line and "^q Quit" in line  # pinned keys at any width

@@ -42,9 +42,13 @@ class DirectoryActions:
         await self.run_command(MarkMessagesRead(message.peer))
 
     def refresh_pane(self, cls) -> None:
-        """Re-read a list pane's rows; nothing before the pane is mounted (right after the first frame)."""
+        """Re-read a list pane's rows; nothing before the pane is mounted (once the engine runs), nor
+        while the app closes (a pane whose table is gone, or not yet composed)."""
         for pane in self.query(cls):
-            pane.refresh_list()
+            try:
+                pane.refresh_list()
+            except NoMatches:
+                pass
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if not self._panes_mounted.is_set():  # a tab clicked before its pane mounted: mount them now

@@ -19,8 +19,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input, RichLog, Static
-from textual.widgets._footer import FooterKey
+from textual.widgets import DataTable, Input, RichLog, Static
 
 from ..events import CallState
 from ..store import Call, State
@@ -557,25 +556,128 @@ class CallDetail(Static):
         return text
 
 
-class PhoneFooter(Footer):
-    """The footer with the focused pane's keys; the palette, help and quit
-    are pinned to its right end, so they show at any width and wherever the
-    focus is (the pane's keys give way on the left)."""
+class PhoneFooter(Widget, can_focus=False):
+    """The focused pane's keys, one line drawn by one widget; the palette,
+    help and quit are pinned to its right end, so they show at any width and
+    wherever the focus is (the pane's keys give way on the left). A click on
+    a key presses it; the key under the mouse is lit and says its tooltip.
+
+    Textual's Footer is a widget per key, built again at every focus change:
+    ~25 ms each time, and right after the first frame, while the engine
+    starts (issue 17)."""
 
     PINNED = ("command_palette", "help", "quit")
+    COMPONENT_CLASSES = {"phone-footer--key", "phone-footer--description", "phone-footer--hover",
+                         "phone-footer--separator"}
+    DEFAULT_CSS = """
+    PhoneFooter {
+        dock: bottom;
+        height: 1;
+        color: $footer-foreground;
+        background: $footer-background;
+        & > .phone-footer--key { color: $footer-key-foreground; background: $footer-key-background; text-style: bold; }
+        & > .phone-footer--description { color: $footer-description-foreground; background: $footer-description-background; }
+        & > .phone-footer--hover { background: $block-hover-background; }
+        & > .phone-footer--separator { color: $foreground 20%; }
+    }
+    """
 
-    def compose(self) -> ComposeResult:
-        from textual.containers import HorizontalGroup
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._keys: list[tuple[str, str, str, bool, str]] = []  # (key, shown, description, enabled, tooltip)
+        self._spans: list[tuple[int, int, int]] = []  # (x from, x to, index in _keys) as last drawn
+        self._hover: int | None = None
+        self._pinned = 0
 
-        pinned = []
-        for widget in super().compose():
-            if isinstance(widget, FooterKey) and widget.action.removeprefix("app.") in self.PINNED:
-                pinned.append(widget)
-            else:
-                yield widget
-        pinned.sort(key=lambda w: self.PINNED.index(w.action.removeprefix("app.")))
-        with HorizontalGroup(id="pinned-keys"):
-            yield from pinned
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._bindings_changed(self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen) -> None:
+        """The keys of the focused widget and its ancestors, one per action, pinned ones last."""
+        seen: dict[str, tuple[str, str, str, bool, str]] = {}
+        active = screen.active_bindings
+        palette = active.get(self.app.COMMAND_PALETTE_BINDING) if self.app.ENABLE_COMMAND_PALETTE else None
+        for _, binding, enabled, tooltip in active.values():
+            action = binding.action.removeprefix("app.")
+            if (binding.show or (palette and binding is palette[1])) and action not in seen:
+                seen[action] = (binding.key, self.app.get_key_display(binding), binding.description, enabled,
+                                tooltip or binding.tooltip or binding.description)
+        pinned = [seen.pop(a) for a in self.PINNED if a in seen]
+        keys = [*seen.values(), *pinned]
+        self._pinned = len(pinned)
+        if keys != self._keys:
+            self._keys, self._hover = keys, None
+            self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width, base = self.size.width, self.rich_style
+        key_style = self.get_component_rich_style("phone-footer--key")
+        text_style = self.get_component_rich_style("phone-footer--description")
+        hover = self.get_component_rich_style("phone-footer--hover")
+
+        def cells(i: int) -> list[Segment]:
+            _, shown, description, enabled, _ = self._keys[i]
+            extra = (hover if i == self._hover else Style()) + (Style(dim=True) if not enabled else Style())
+            return [Segment(f" {shown} ", key_style + extra), Segment(f"{description} ", text_style + extra)]
+
+        split = len(self._keys) - self._pinned
+        right = [Segment("▏", self.get_component_rich_style("phone-footer--separator"))]
+        right_spans, x = [], 0
+        for i in range(split, len(self._keys)):
+            part = cells(i)
+            n = sum(seg.cell_length for seg in part)
+            right_spans.append((x, x + n, i))
+            right += part
+            x += n
+        right_width = 1 + x
+        left, spans, x = [], [], 0
+        room = max(0, width - right_width)
+        for i in range(split):
+            part = cells(i)
+            n = sum(seg.cell_length for seg in part)
+            if x + n > room:
+                break
+            spans.append((x, x + n, i))
+            left += part
+            x += n
+        start = width - right_width
+        self._spans = spans + [(start + 1 + a, start + 1 + b, i) for a, b, i in right_spans]
+        line = [*left, Segment(" " * max(0, start - x), base), *right]
+        return Strip(line, width).crop(0, width)
+
+    def _key_at(self, x: int) -> int | None:
+        return next((i for a, b, i in self._spans if a <= x < b), None)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        i = self._key_at(event.x)
+        if i != self._hover:
+            self._hover = i
+            self.tooltip = self._keys[i][4] if i is not None else None
+            self.refresh()
+
+    def on_leave(self) -> None:
+        if self._hover is not None:
+            self._hover = None
+            self.tooltip = None
+            self.refresh()
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        i = self._key_at(event.x)
+        if i is None:
+            return
+        key, _, _, enabled, _ = self._keys[i]
+        if enabled:
+            self.app.simulate_key(key)
+        else:
+            self.app.bell()
+
+    def text(self) -> str:
+        """The line as drawn (tests)."""
+        return "".join(seg.text for seg in self.render_line(0))
 
 
 class LogPane(RichLog):
