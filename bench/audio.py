@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/audio.py [--seconds 60] [--idle 5] [--clicks 10] [--parts call,latency,phone] [--json]
 
+With TUI_SMAPS=FILE the phone part also writes the phone's resident memory per mapping (library) to FILE.
+
 Issue 7's figures (a 60 s call: CPU <= 3 % of a core above idle, dropped/late frames <= 0.1 %, added latency of
 the bridge <= 20 ms measured with a click through loopback, RSS <= 120 MB). Everything runs on its own
 PulseAudio (tests/peers.py ``Pulse``: null sinks, private socket, PULSE_SERVER), so PortAudio has real devices.
@@ -469,6 +471,15 @@ def measure_phone(pulse, work: Path, bob, seconds: float, idle_seconds: float, t
         res["phone_cpu_call"] = round(100.0 * (proc_cpu_ticks(pid) - c0) / hz / (time.monotonic() - t0), 2)
         res["phone_cpu_above_idle"] = round(res["phone_cpu_call"] - res["phone_cpu_idle"], 2)
         res["phone_rss_mb"] = round(proc_mem_mb(pid, "VmRSS"), 1)
+        if os.environ.get("TUI_SMAPS"):
+            import collections, re as _re
+            agg, cur = collections.Counter(), None
+            for line in open(f"/proc/{pid}/smaps"):
+                if _re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                    parts = line.split(); cur = parts[5] if len(parts) > 5 else "[anon]"
+                elif line.startswith("Rss:"):
+                    agg[cur.rsplit("/", 1)[-1]] += int(line.split()[1])
+            Path(os.environ["TUI_SMAPS"]).write_text("\n".join(f"{v/1024:7.1f} {k}" for k, v in agg.most_common(40)))
         res["phone_hwm_mb"] = round(proc_mem_mb(pid, "VmHWM"), 1)
         res["phone_call_state"] = next((c["state"] for c in phone.model["calls"] if c["id"] == r["id"]), None)
         phone.api({"mt": "DisconnectCall", "id": r["id"]})

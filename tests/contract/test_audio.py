@@ -184,3 +184,37 @@ def test_a_stream_that_opens_after_the_caller_gave_up_is_closed(tmp_path):
     res = json.loads(p.stdout.strip().splitlines()[-1])
     assert "did not answer" in res["raised"], res
     assert res["opened"] and res["closed"], res
+
+
+UNLOADED = r"""
+import json, time
+from tui_phone.sip.devices import STREAM, portaudio
+
+def mapped(name):
+    return sum(name in line for line in open("/proc/self/maps"))
+
+sd = portaudio()  # PortAudio's device scan opened every PCM the ALSA config names
+after_scan = {"avcodec": mapped("libavcodec"), "a52": mapped("pcm_a52")}
+calls = []
+stream = sd.RawOutputStream(callback=lambda o, f, t, s: calls.append(f), **STREAM)
+stream.start()
+time.sleep(3)
+stream.close()
+print(json.dumps({**after_scan, "callbacks": len(calls), "devices": len(sd.query_devices())}))
+"""
+
+
+def test_alsa_plugins_the_device_scan_loaded_are_unloaded_and_sound_still_plays(tmp_path):
+    """Issue 17 (RSS in a call ≤ 50 MB): the scan left every ALSA plugin's library mapped, the a52
+    encoder's libavcodec alone ~11 MB resident. After it, alsa-lib's global config is freed, which
+    unloads plugins no open device uses; a stream opened afterwards still plays."""
+    from tests.peers import Pulse
+
+    for b in ("pulseaudio", "pactl"):
+        require(b)
+    with Pulse(tmp_path / "pulse") as pulse:
+        p = subprocess.run([sys.executable, "-c", UNLOADED], env={**pulse._env()}, capture_output=True,
+                           text=True, timeout=60)
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert res["avcodec"] == 0 and res["a52"] == 0, res
+    assert res["devices"] >= 1 and res["callbacks"] > 20, res

@@ -18,13 +18,30 @@ STREAM = dict(samplerate=CLOCK_RATE, blocksize=SAMPLES, channels=1, dtype="int16
 def portaudio():
     """Import sounddevice; raises OSError (one line) when PortAudio is missing
     or cannot start (sounddevice raises PortAudioError for the latter)."""
+    if "sounddevice" in sys.modules:
+        return sys.modules["sounddevice"]
     try:
         import sounddevice
     except OSError as e:
         raise OSError(f"PortAudio library not found ({e})") from e
     except Exception as e:  # noqa: BLE001 - PortAudioError from Pa_Initialize
         raise OSError(f"PortAudio cannot start ({e})".splitlines()[0]) from e
+    _unload_alsa_plugins()
     return sounddevice
+
+
+def _unload_alsa_plugins() -> None:
+    """PortAudio's device scan (at import) opens every PCM the ALSA config
+    names, and alsa-lib keeps each plugin's library loaded: the a52 encoder
+    alone maps libavcodec and its codecs (~11 MB resident, issue 17). Its
+    global config freed, alsa-lib unloads the plugins no open device uses
+    and reads the config again at the next open."""
+    import ctypes
+
+    try:  # loaded already by PortAudio's ALSA host API (Linux); elsewhere there is none
+        ctypes.CDLL("libasound.so.2").snd_config_update_free_global()
+    except (OSError, AttributeError):  # no ALSA (another host API): nothing was loaded
+        pass
 
 
 @dataclass(frozen=True)
