@@ -144,6 +144,18 @@ def test_a_stuck_portaudio_call_times_out_instead_of_blocking_the_sip_thread():
     release.set()
 
 
+def on_a_private_pulse(tmp_path, code: str) -> dict:
+    """Run ``code`` in a Python of its own whose PortAudio sees a private PulseAudio; its last JSON line."""
+    from tests.peers import Pulse
+
+    for b in ("pulseaudio", "pactl"):
+        require(b)
+    with Pulse(tmp_path / "pulse") as pulse:
+        p = subprocess.run([sys.executable, "-c", code], env={**pulse._env()}, capture_output=True,
+                           text=True, timeout=60)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
 LATE_OPEN = r"""
 import gc, json, time
 import sounddevice as sd
@@ -174,14 +186,7 @@ print(json.dumps(out))
 def test_a_stream_that_opens_after_the_caller_gave_up_is_closed(tmp_path):
     """Dropped open, its sounddevice object (and callback) would be freed while PortAudio's thread still
     calls it: a segfault of the whole phone, seconds later (seen once in CI as a crash at an engine's start)."""
-    from tests.peers import Pulse
-
-    for b in ("pulseaudio", "pactl"):
-        require(b)
-    with Pulse(tmp_path / "pulse") as pulse:
-        p = subprocess.run([sys.executable, "-c", LATE_OPEN], env={**pulse._env()}, capture_output=True,
-                           text=True, timeout=60)
-    res = json.loads(p.stdout.strip().splitlines()[-1])
+    res = on_a_private_pulse(tmp_path, LATE_OPEN)
     assert "did not answer" in res["raised"], res
     assert res["opened"] and res["closed"], res
 
@@ -208,13 +213,6 @@ def test_alsa_plugins_the_device_scan_loaded_are_unloaded_and_sound_still_plays(
     """Issue 17 (RSS in a call ≤ 50 MB): the scan left every ALSA plugin's library mapped, the a52
     encoder's libavcodec alone ~11 MB resident. After it, alsa-lib's global config is freed, which
     unloads plugins no open device uses; a stream opened afterwards still plays."""
-    from tests.peers import Pulse
-
-    for b in ("pulseaudio", "pactl"):
-        require(b)
-    with Pulse(tmp_path / "pulse") as pulse:
-        p = subprocess.run([sys.executable, "-c", UNLOADED], env={**pulse._env()}, capture_output=True,
-                           text=True, timeout=60)
-    res = json.loads(p.stdout.strip().splitlines()[-1])
+    res = on_a_private_pulse(tmp_path, UNLOADED)
     assert res["avcodec"] == 0 and res["a52"] == 0, res
     assert res["devices"] >= 1 and res["callbacks"] > 20, res
