@@ -12,6 +12,7 @@ SERIAL = (
     "tests/contract/test_audio.py::test_baresip_1khz_reaches_output_device",  # counts late/dropped frames
     # renders per burst: a burst that 4 workers on 2 cores stretch past MAX_WAIT draws again (1 alone, 5 seen)
     "tests/ui/test_render_ui.py::test_a_presence_burst_renders_the_team_pane_at_most_three_times",
+    "tests/e2e/test_tmux_quit.py::test_keys_echo_while_an_import_runs_and_sigterm_cancels_it_at_once",  # echo time
 )
 
 

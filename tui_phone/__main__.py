@@ -295,11 +295,12 @@ def cmd_http_url(args) -> int:
 def cmd_contacts(args) -> int:
     """contacts import FILE.vcf / export FILE.vcf / sync [--name N]: works with or
     without a running phone."""
+    from dataclasses import replace
     from pathlib import Path
 
     from .contacts.db import ContactsDB
     from .contacts.model import ContactError
-    from .contacts.vcard import import_file, write_vcards
+    from .contacts.vcard import import_file, import_summary, write_vcards
     from .files import open_private
 
     config = _load_config(args)
@@ -324,7 +325,8 @@ def cmd_contacts(args) -> int:
         if args.action == "sync":
             return _sync(db, books)
         if args.action == "export":
-            cards = write_vcards(db.search("", include_team=False))
+            uids = db.uids()
+            cards = write_vcards(replace(c, uid=uids.get(c.id, "")) for c in db.search("", include_team=False))
             try:
                 with open_private(path) as f:
                     f.write(cards)
@@ -340,7 +342,7 @@ def cmd_contacts(args) -> int:
             return BAD_INPUT
         for problem in problems:
             _err(f"{path}: {problem}")
-        print(f"imported {count} contact(s) from {path}" + (f"; {len(problems)} card(s) skipped" if problems else ""))
+        print(import_summary(count, problems, path))
         return BAD_INPUT if problems and not count else OK
 
 

@@ -79,3 +79,30 @@ def test_a_start_with_only_options_parses_as_the_full_cli_does(tmp_path):
     assert r.returncode == 0 and "contacts" in r.stdout and "doctor" in r.stdout
     r = cli(tmp_path, "bogus")
     assert r.returncode == 2 and "invalid choice: 'bogus'" in r.stderr
+
+
+def test_two_cards_with_one_uid_are_both_kept_and_an_export_carries_the_uids(tmp_path):
+    """Found by an outside probe: two people sharing a UID in one file were merged (the first lost, no
+    word, the count still said both); an export had no UID, so importing it and then the original again
+    made duplicates."""
+    ada = GOOD.replace("VERSION:3.0\n", "VERSION:3.0\nUID:uid-1\n")
+    grace = ada.replace("Ada", "Grace").replace("Lovelace", "Hopper").replace("0100", "0199")
+    src = tmp_path / "in.vcf"
+    src.write_text(ada + grace)
+    r = cli(tmp_path, "contacts", "import", str(src))
+    assert r.returncode == 0, r.stderr
+    assert "imported 2 contact(s)" in r.stdout and "1 note(s)" in r.stdout and "skipped" not in r.stdout
+    assert "line 8: the same UID as the card at line 1" in r.stderr
+    out = tmp_path / "out.vcf"
+    assert cli(tmp_path, "contacts", "export", str(out)).returncode == 0
+    exported = out.read_text()
+    assert exported.count("BEGIN:VCARD") == 2 and "UID:uid-1" in exported
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "run"), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "XDG_DATA_HOME": str(tmp_path / "other")}  # another machine's database
+    for f in (out, src, out):  # the export, then the original, then the export again: the same two people
+        r = subprocess.run([sys.executable, "-m", "tui_phone", "contacts", "import", str(f)], capture_output=True,
+                           text=True, env=env, cwd=ROOT, timeout=30)
+        assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "tui_phone", "contacts", "export", str(tmp_path / "again.vcf")],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=30)
+    assert "exported 2 contact(s)" in r.stdout, r.stdout + r.stderr

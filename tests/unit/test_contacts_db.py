@@ -705,3 +705,70 @@ def test_the_uid_lookup_of_an_import_uses_the_index(tmp_path):
     with ContactsDB(tmp_path / "c.db") as db:
         plan = " ".join(row[-1] for row in db._read("EXPLAIN QUERY PLAN " + _BY_UID, ("u-1",)))
         assert "USING INDEX contacts_uid" in plan, plan
+
+
+def test_closing_the_database_cancels_an_import_under_way_and_stores_none_of_it(tmp_path):
+    """Found by an outside probe: SIGTERM during an in-app import of 20,000 cards printed a traceback with
+    contact data (ProgrammingError: closed database) after 6.5 s, and Ctrl+Q waited 8-10 s for the import.
+    Closing now stops the import's reading, interrupts its write and rolls it back; the thread gets one
+    sentence, quickly, and the file holds nothing of it."""
+    import time
+
+    from tui_phone.contacts.vcard import import_file, write_vcards
+
+    cards = [Contact(first=f"Person{i}", last="Import", numbers=(Number("work", f"+1212555{i:04d}"),),
+                     uid=f"uid-{i}") for i in range(20000)]
+    vcf = tmp_path / "big.vcf"
+    vcf.write_text(write_vcards(cards))
+    db = ContactsDB(tmp_path / "c.db", region="US")
+    outcome: list = []
+
+    def run():
+        try:
+            outcome.append(import_file(db, vcf))
+        except Exception as e:  # noqa: BLE001 - the test looks at what came out
+            outcome.append(e)
+
+    importer = threading.Thread(target=run)
+    importer.start()
+    time.sleep(0.5)  # reading the cards
+    started = time.monotonic()
+    db.close()
+    importer.join(10)
+    assert not importer.is_alive() and time.monotonic() - started < 2.0
+    assert isinstance(outcome[0], ContactError), outcome
+    assert "quitting" in str(outcome[0]) and "\n" not in str(outcome[0])
+    with pytest.raises(ContactError, match="closed"):
+        db.search("Person")
+    again = ContactsDB(tmp_path / "c.db", region="US")
+    assert again.search("Person") == [] and again._read("PRAGMA integrity_check") == [("ok",)]
+    again.close()
+
+
+def test_closing_the_database_interrupts_a_bulk_write_and_rolls_it_back(tmp_path):
+    import time
+
+    db = ContactsDB(tmp_path / "c.db", region="US")
+    many = [Contact(first=f"P{i}", last="Bulk", numbers=(Number("work", f"+1212555{i % 10000:04d}"),))
+            for i in range(100000)]
+    outcome: list = []
+
+    def run():
+        try:
+            outcome.append(db.add_many(many))
+        except Exception as e:  # noqa: BLE001
+            outcome.append(e)
+
+    writer = threading.Thread(target=run)
+    writer.start()
+    while not db._lock.locked():  # the write transaction has begun
+        time.sleep(0.001)
+    time.sleep(0.2)
+    started = time.monotonic()
+    db.close()
+    writer.join(10)
+    assert time.monotonic() - started < 1.5, time.monotonic() - started
+    assert isinstance(outcome[0], ContactError) and "closed" in str(outcome[0]), outcome
+    again = ContactsDB(tmp_path / "c.db", region="US")
+    assert again.search("Bulk", limit=5) == [] and again._read("PRAGMA integrity_check") == [("ok",)]
+    again.close()

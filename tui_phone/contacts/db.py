@@ -31,6 +31,7 @@ through as ``sqlite3.Error``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import json
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 
 FILENAME = "tui-phone.db"
 TEAM_READ_ONLY = "team contacts are managed on the PBX"
+CLOSED = "the contacts database is closed (the phone is quitting); nothing of this change was stored"
 LOOKUP_MIN_DIGITS = 7
 """Fewest trailing digits a caller number must share with a stored one (fallback)."""
 BULK_MIN = 100
@@ -174,6 +176,7 @@ class ContactsDB:
             if name == self.path.name or self.path.with_name(name).exists():
                 touch_private(self.path.with_name(name))  # SQLite gives -wal/-shm the db's mode
         self._lock = threading.Lock()
+        self.closed = False
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA busy_timeout = 5000")
         self._conn.execute("PRAGMA journal_mode = WAL")
@@ -218,22 +221,46 @@ class ContactsDB:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            self._check_open()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+            except sqlite3.OperationalError:
+                self._rollback()
+                if self.closed:  # interrupted by close(): nothing of this write was stored
+                    raise ContactError(CLOSED) from None
+                raise
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             self._conn.execute("COMMIT")
 
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:  # an interrupted write was rolled back by SQLite already
+            self._conn.execute("ROLLBACK")
+
     def _read(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock:
+            self._check_open()
             return self._conn.execute(sql, tuple(params)).fetchall()
 
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ContactError(CLOSED)
+
     def close(self) -> None:
-        with self._lock:
-            self._conn.execute("PRAGMA optimize")  # keeps the planner's statistics fresh
+        """Close the file. A long write under way in another thread (an import)
+        is interrupted and rolled back, so quitting never waits for it; that
+        thread, and any later call, gets ContactError(CLOSED)."""
+        self.closed = True
+        while not self._lock.acquire(timeout=0.01):
+            self._conn.interrupt()  # the statement running now; between two, the next one within 10 ms
+        try:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA optimize")  # keeps the planner's statistics fresh
             self._conn.close()
+        finally:
+            self._lock.release()
 
     def __enter__(self) -> ContactsDB:
         return self
@@ -398,6 +425,8 @@ class ContactsDB:
         segments; VACUUM packs them (100k: 0.25 s, 44 -> 39 MB)."""
         if count >= BULK_MIN:
             with self._lock:
+                if self.closed:
+                    return
                 if 2 * count >= self._conn.execute("SELECT count(*) FROM contacts").fetchone()[0]:
                     self._compact()
                 else:
@@ -467,6 +496,10 @@ class ContactsDB:
 
     # ----- reading ------------------------------------------------------------------
 
+    def uids(self) -> dict[int, str]:
+        """The vCard UID of each contact that was imported with one (an export writes them)."""
+        return dict(self._read("SELECT id, uid FROM contacts WHERE uid != ''"))
+
     def get(self, contact_id: int) -> Contact | None:
         rows = self._read(_SELECT + " WHERE c.id = ?", (contact_id,))
         return _contact(rows[0]) if rows else None
@@ -482,6 +515,7 @@ class ContactsDB:
         typed or as E.164. ``limit`` caps the list (a pane shows one screen).
         """
         with self._lock:
+            self._check_open()
             return self._search(text, include_team, limit)
 
     def search_within(self, seconds: float, text: str = "", include_team: bool = True,
@@ -492,6 +526,9 @@ class ContactsDB:
         thread first: a query in a worker thread waited ~6 ms for the GIL while
         the UI painted the key (key -> rows p50 10 ms for a 1 ms query)."""
         if not self._lock.acquire(blocking=False):
+            return None
+        if self.closed:
+            self._lock.release()
             return None
         deadline = time.perf_counter() + seconds
         self._conn.set_progress_handler(lambda: time.perf_counter() > deadline, 2000)

@@ -117,11 +117,14 @@ def _decode(raw: bytes) -> tuple[str, str]:
     return raw.decode("latin-1"), "the file is not UTF-8: read as Latin-1 (ISO 8859-1)"
 
 
-def read_vcards(text: str, region: str = "US") -> tuple[list[Contact], list[str]]:
+def read_vcards(text: str, region: str = "US", stop=None) -> tuple[list[Contact], list[str]]:
     """The good cards of ``text`` as validated contacts (no ids), and one problem
-    per bad card, e.g. ``line 12: card has no name``."""
-    contacts, problems = [], []
-    for line, block, problem in _blocks(text):
+    per bad card, e.g. ``line 12: card has no name``. ``stop()`` true ends the
+    reading with ContactError (asked every 100 cards: the phone is quitting)."""
+    contacts, problems, uids = [], [], {}
+    for n, (line, block, problem) in enumerate(_blocks(text)):
+        if stop is not None and n % 100 == 0 and stop():
+            raise ContactError("import cancelled: the phone is quitting (nothing was imported)")
         if block is None:
             problems.append(f"line {line}: {problem}")
             continue
@@ -135,11 +138,31 @@ def read_vcards(text: str, region: str = "US") -> tuple[list[Contact], list[str]
             problems.append(f"line {line}: cannot read card: {reason}")
             continue
         try:
-            contacts.append(validate(_contact(card), region))
+            contact = validate(_contact(card), region)
         except ContactError as e:
             reason = "card has no name (N, FN or ORG)" if e.field == "name" else str(e)
             problems.append(f"line {line}: {reason}")
+            continue
+        if contact.uid and contact.uid in uids:  # two people under one UID: merged, the first would be lost
+            problems.append(f"{NOTE}line {line}: the same UID as the card at line {uids[contact.uid]}; "
+                            "imported as a contact of its own")
+            contact = replace(contact, uid="")
+        elif contact.uid:
+            uids[contact.uid] = line
+        contacts.append(contact)
     return contacts, problems
+
+
+NOTE = "note: "
+"""A problem line that skipped nothing (how the file was read, a UID given twice)."""
+
+
+def import_summary(count: int, problems: list[str], path) -> str:
+    """One line for an import: how many contacts, cards skipped, notes."""
+    notes = sum(p.startswith(NOTE) for p in problems)
+    skipped = len(problems) - notes
+    return (f"imported {count} contact(s) from {path}" + (f"; {skipped} card(s) skipped" if skipped else "")
+            + (f"; {notes} note(s)" if notes else ""))
 
 
 def import_file(db, path: str | Path) -> tuple[int, list[str]]:
@@ -153,8 +176,8 @@ def import_file(db, path: str | Path) -> tuple[int, list[str]]:
         text, note = _decode(path.read_bytes())
     except OSError as e:
         raise ContactError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
-    contacts, problems = read_vcards(text, db.region)
-    problems = ([note] if note else []) + problems
+    contacts, problems = read_vcards(text, db.region, stop=lambda: getattr(db, "closed", False))
+    problems = ([NOTE + note] if note else []) + problems
     try:
         db.merge_many(contacts, validated=True)
     except ContactError as e:
@@ -184,6 +207,8 @@ def write_vcards(contacts: Iterable[Contact]) -> str:
             card.add("impp").value = c.sip_uri
         if c.favorite:
             card.add(FAVORITE.lower()).value = "1"
+        if c.uid:  # an export read back updates the same contacts (import matches by UID)
+            card.add("uid").value = c.uid
         out.append(card.serialize())
     return "".join(out)
 
@@ -230,7 +255,7 @@ def _owned(line: str, prop: str) -> bool:
 def merge_card(text: str, old: Contact, new: Contact) -> str:
     """The card ``text`` (which reads as ``old``) edited to read as ``new``."""
     lines = content_lines(text)
-    fresh = content_lines(write_vcards([replace(new, favorite=False)]))
+    fresh = content_lines(write_vcards([replace(new, favorite=False, uid="")]))
     for names, props, first_only in _OWNED:
         if all(getattr(old, n) == getattr(new, n) for n in names):
             continue
@@ -250,6 +275,6 @@ def merge_card(text: str, old: Contact, new: Contact) -> str:
 
 def new_card(contact: Contact, uid: str) -> str:
     """A vCard 3.0 for a contact made on the phone, with ``uid``."""
-    lines = content_lines(write_vcards([replace(contact, favorite=False)]))
+    lines = content_lines(write_vcards([replace(contact, favorite=False, uid="")]))
     lines.insert(2, f"UID:{uid}")  # after BEGIN and VERSION
     return "\r\n".join(lines) + "\r\n"

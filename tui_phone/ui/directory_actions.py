@@ -85,15 +85,16 @@ class DirectoryActions:
         await self._show_list("team-tab", "#team-list")
 
     def action_import_contacts(self) -> None:
-        async def chosen(path: str | None) -> None:
-            if path:
-                await self.import_contacts(path)
+        def chosen(path: str | None) -> None:
+            if path:  # a worker: awaited here, the import would hold the app's messages (keys) until it ends
+                self.run_worker(self.import_contacts(path), group="import")
 
         self.push_screen(Prompt("Import contacts from a vCard file:", "path/to/contacts.vcf"), chosen)
 
     async def import_contacts(self, path: str) -> None:
         """Add a .vcf file's contacts; the count, or the one-line reason, is a toast."""
         from ..contacts.model import ContactError
+        from ..contacts.vcard import import_summary
 
         try:
             count, problems = await self.directory.import_file(path)
@@ -103,9 +104,9 @@ class DirectoryActions:
             return
         for problem in problems:
             self.log_line("warning", f"contacts import: {path}: {problem}")
-        skipped = f"; {len(problems)} card(s) skipped (see the log)" if problems else ""
-        self.log_line("info", f"imported {count} contact(s) from {path}{skipped}")
-        self.notify(f"Imported {count} contact(s) from {path}{skipped}",
+        line = import_summary(count, problems, path) + (" (see the log)" if problems else "")
+        self.log_line("info", line)
+        self.notify(line[0].upper() + line[1:],
                     severity="warning" if problems else "information", timeout=8)
         self.refresh_pane(ContactsPane)
 
