@@ -185,7 +185,8 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
         self._db_stamp: list | None = None
         if not self.attached:  # attached: the phone's process owns the database and says when it changes
             self.set_interval(DB_WATCH, self._watch_database)
-        self.query_one(StatusBar).attached = self.attached
+        self._bar = self.query_one(StatusBar)
+        self._bar.attached = self.attached
         # changes arrive from the engine thread's callbacks, outside Textual's context: draw in the app's
         loop, context = asyncio.get_running_loop(), contextvars.copy_context()
         self._frames = Frames(lambda delay, fn: loop.call_later(delay, fn, context=context), self._draw)
@@ -260,6 +261,9 @@ class TuiPhoneApp(CallActions, DirectoryActions, App):
         mark the screen dirty. The panes draw later, once per frame (``_draw``)."""
         self.state = state
         self._frames.dirty()
+        if self.attached and self.phone.running == self._bar.detached:  # the phone went away, or is back
+            self._bar.detached = not self.phone.running
+            self._bar.render_state(state, force=True)
         if isinstance(event, Log):
             self.log_line(event.level, event.text)
         elif line := describe(event):

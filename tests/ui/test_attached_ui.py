@@ -139,3 +139,24 @@ async def test_attached_view_is_no_slower_than_the_in_process_tui_under_a_socket
     assert in_process[2] > 50 and attached[2] > 50  # both floods really ran
     # not a tight timing: the attached view must not be clearly worse than the TUI that owns the engine
     assert attached[1] <= in_process[1] * 1.5 + 20, (in_process, attached)
+
+
+async def test_a_view_whose_phone_stopped_says_so_and_attaches_again_when_it_is_back(tmp_path):
+    """Found by an outside probe: after its phone stopped, an attached view kept showing "⇄ attached"
+    (dialling then said "not attached to a phone") and never attached to the phone started again."""
+    phone = HeadlessPhone(tmp_path, direct()).start()
+    try:
+        app = attached_app(phone)
+        async with app.run_test(size=(110, 30)) as pilot:
+            await until(pilot, app.ready.is_set, what="attached")
+            bar = app.query_one(StatusBar)
+            assert "⇄ attached" in str(bar.render())
+            phone.stop()
+            await until(pilot, lambda: "detached: the phone stopped" in str(bar.render()), what="detached shown")
+            phone = HeadlessPhone(tmp_path, direct()).start()  # the same socket: a restarted service
+            await until(pilot, lambda: "⇄ attached" in str(bar.render()) and "detached" not in str(bar.render()),
+                        timeout=10, what="attached again")
+            assert app.phone.running
+            assert any("attached to the phone" in line.text for line in app.query_one("LogPane").lines[-3:])
+    finally:
+        phone.stop()

@@ -50,6 +50,7 @@ Subscriber = Callable[[State, Event], None]
 LINE_LIMIT = 16 * 1024 * 1024  # replies with many contacts are longer than a request may be
 REQUEST_TIMEOUT = 15.0
 FRAME = 1 / 30  # a view applies at most this many models a second; a flood collapses into the latest
+REATTACH_S = 1.0  # a view whose phone went away tries its socket again this often
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class RemotePhone:
         self._pending: dict | None = None  # the newest model not yet applied
         self._apply_at: asyncio.TimerHandle | None = None
         self._applied = 0.0  # loop time of the last apply
+        self._stopping = False
 
     # ----- lifecycle ----------------------------------------------------------
     async def start(self, after: Awaitable | None = None, timeout: float = 10) -> None:
@@ -210,9 +212,24 @@ class RemotePhone:
             self._waiting.clear()
             if was_running:
                 self.log("error", "the phone went away: its control socket closed (calls there are not affected)")
+                self.state = replace(self.state, calls=())  # the view cannot follow them any more
+                self._tell(ModelChanged())
+                if not self._stopping:
+                    self._reader_task = self.loop.create_task(self._attach_again())
+
+    async def _attach_again(self) -> None:
+        """Try the socket every REATTACH_S until a phone answers there again (a restarted service)."""
+        while not self._stopping:
+            await asyncio.sleep(REATTACH_S)
+            try:
+                await self._attach(REATTACH_S)
+            except RuntimeError:
+                continue
+            return
 
     async def stop(self) -> None:
         """Detach: the phone and its calls go on."""
+        self._stopping = True
         self.running = False
         if self._apply_at is not None:
             self._apply_at.cancel()

@@ -61,6 +61,7 @@ class StatusBar(StateView, Widget):
 
     state: State | None = None
     attached = False  # a view of a phone another process runs (tui-phone attach)
+    detached = False  # that phone went away: reattaching
     note: reactive[str] = reactive("")  # replaces the line while quitting
 
     _line: Text = Text()
@@ -94,7 +95,9 @@ class StatusBar(StateView, Widget):
             accounts.append(f"{a.status_text}   ", style="" if ok else "italic")
         accounts.rstrip()
         marks = Text(f"status: {state.status}")
-        if self.attached:
+        if self.attached and self.detached:
+            marks.append("  ⇄ detached: the phone stopped (attaching again)", style="bold red")
+        elif self.attached:
             marks.append("  ⇄ attached", style="bold")
         if not state.audio.device:
             marks.append("  🔇 no audio", style="dim")
