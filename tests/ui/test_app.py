@@ -221,3 +221,18 @@ async def test_the_footer_shows_the_focused_panes_keys_and_a_click_presses_one()
         await pilot.press("escape")
         line = narrow.query_one(PhoneFooter).text()
         assert len(line) == 40 and "F1 Help" in line and "^q Quit" in line  # pinned keys at any width
+
+
+async def test_escape_and_a_digit_typed_fast_leave_the_dialpad_instead_of_typing_a_symbol():
+    """Found by an outside probe: Escape then 1 within ~50 ms reached the dialpad as "¡" (Textual reads
+    ESC+1 as macOS Option+1), and Enter then said "cannot dial: number has '¡'"."""
+    app, _ = scripted_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, app.ready.is_set, what="engine")
+        dial = app.query_one(DialPad).input
+        dial.focus()
+        await pilot.press("2")
+        await pilot.press("inverted_exclamation_mark")  # what Textual makes of ESC 1 typed fast
+        await pilot.pause(0.1)
+        assert dial.value == "2"
+        assert app.focused is app.query_one(CallList)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+import unicodedata
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -125,16 +126,28 @@ class StatusBar(StateView, Widget):
             self.show(self.state)
 
 
+# Escape and a digit within Textual's escape delay arrive as macOS Option+digit characters (Textual
+# reads "\x1b1" as "¡"): in the dialpad that is Escape, then the digit.
+OPTION_DIGITS = dict(zip("¡™£¢∞§¶•ªº", "1234567890"))
+OPTION_KEYS = {key: d for c, d in OPTION_DIGITS.items()  # Textual's key: the character's name, or (ª º) itself
+               for key in (c, unicodedata.name(c).lower().replace(" ", "_").replace("-", "_"))}
+
+
 class DialInput(Input):
     """The number field. ``?`` is no dial character: it opens the help here
     too (the app's binding), while digits and URI letters type."""
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
-        return character != "?" and super().check_consume_key(key, character)
+        return character != "?" and key not in OPTION_KEYS and super().check_consume_key(key, character)
 
     async def _on_key(self, event) -> None:
         if event.character == "?":
             event.prevent_default()  # not typed; the key goes on to the app's binding
+        elif event.key in OPTION_KEYS:  # Escape typed just before the digit
+            event.prevent_default()
+            event.stop()
+            await self.app.run_action("focus_calls")
+            self.app.simulate_key(OPTION_KEYS[event.key])
 
 
 class Keypad(Widget):
