@@ -248,6 +248,14 @@ class ContactsDB:
         if self.closed:
             raise ContactError(CLOSED)
 
+    def _while_open(self, rows: Iterable[tuple]) -> Iterator[tuple]:
+        """``rows`` for an executemany that close() stops between two rows (an interrupt
+        is lost while Python builds the next row)."""
+        for n, row in enumerate(rows):
+            if not n % 1000:
+                self._check_open()
+            yield row
+
     def close(self) -> None:
         """Close the file. A long write under way in another thread (an import)
         is interrupted and rolled back, so quitting never waits for it; that
@@ -290,19 +298,20 @@ class ContactsDB:
         rows = [_row(c) for c in contacts]
         rows.sort(key=itemgetter(1, 2))
         rows.sort(key=itemgetter(0), reverse=True)  # stable: favorite DESC, sort_key, id
+        self._check_open()
         bulk = self.fts and len(contacts) >= BULK_MIN
         if bulk:
             conn.execute("DROP TRIGGER contacts_search_ai")
         conn.executemany(
             "INSERT INTO contacts (favorite, sort_key, id, first, last, company, email, job_title, sip_uri,"
-            " team, haystack, digits, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            " team, haystack, digits, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._while_open(rows))
         conn.executemany(
             "INSERT INTO numbers (contact_id, pos, label, typed, e164, tail) VALUES (?, ?, ?, ?, ?, ?)",
-            [(c.id, i, n.label, n.typed, None if derived_e164(n.e164, tail) else n.e164, tail)
-             for c in contacts for i, n in enumerate(c.numbers) for tail in [_tail(n.e164)]])
+            self._while_open((c.id, i, n.label, n.typed, None if derived_e164(n.e164, tail) else n.e164, tail)
+                             for c in contacts for i, n in enumerate(c.numbers) for tail in [_tail(n.e164)]))
         if bulk:  # FTS5 starts a new segment whenever a rowid is not above the last one
             conn.executemany("INSERT INTO contact_search (rowid, haystack, digits) VALUES (?, ?, ?)",
-                             sorted((row[2], row[10], row[11]) for row in rows))
+                             self._while_open(sorted((row[2], row[10], row[11]) for row in rows)))
             conn.execute(_TRIGGERS[0])
         top = next(new_ids) - 1
         if top > seq:
