@@ -336,13 +336,13 @@ def cmd_contacts(args) -> int:
             print(f"exported {cards.count('BEGIN:VCARD')} contact(s) to {path}")
             return OK
         try:
-            count, problems = import_file(db, path)
+            count, problems, added = import_file(db, path)
         except ContactError as e:
             _err(str(e))
             return BAD_INPUT
         for problem in problems:
             _err(f"{path}: {problem}")
-        print(import_summary(count, problems, path))
+        print(import_summary(count, problems, added, path))
         return BAD_INPUT if problems and not count else OK
 
 

@@ -153,6 +153,10 @@ async def test_a_view_whose_phone_stopped_says_so_and_attaches_again_when_it_is_
             assert "⇄ attached" in str(bar.render())
             phone.stop()
             await until(pilot, lambda: "detached: the phone stopped" in str(bar.render()), what="detached shown")
+            assert "status: unknown" in str(bar.render())  # not the last status it was told (in-call…)
+            await app.import_contacts(str(tmp_path / "any.vcf"))  # the API has no import: said so at once
+            await until(pilot, lambda: "cannot import" in "".join(line.text for line in app.query_one("LogPane").lines),
+                        what="the import refused in one line")
             phone = HeadlessPhone(tmp_path, direct()).start()  # the same socket: a restarted service
             await until(pilot, lambda: "⇄ attached" in str(bar.render()) and "detached" not in str(bar.render()),
                         timeout=10, what="attached again")

@@ -91,7 +91,8 @@ def test_two_cards_with_one_uid_are_both_kept_and_an_export_carries_the_uids(tmp
     src.write_text(ada + grace)
     r = cli(tmp_path, "contacts", "import", str(src))
     assert r.returncode == 0, r.stderr
-    assert "imported 2 contact(s)" in r.stdout and "1 note(s)" in r.stdout and "skipped" not in r.stdout
+    assert "imported 2 contact(s)" in r.stdout and ": 2 new, 0 updated" in r.stdout and "1 note(s)" in r.stdout
+    assert "skipped" not in r.stdout
     assert "line 8: the same UID as the card at line 1" in r.stderr
     out = tmp_path / "out.vcf"
     assert cli(tmp_path, "contacts", "export", str(out)).returncode == 0

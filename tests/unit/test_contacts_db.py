@@ -669,17 +669,17 @@ def test_reimporting_a_file_writes_only_the_cards_that_changed(tmp_path):
                         " GROUP BY c.id ORDER BY c.id")
 
     with ContactsDB(path) as db, ContactsDB(path) as watcher:
-        assert import_file(db, vcf) == (len(people), [])
+        assert import_file(db, vcf) == (len(people), [], len(people))
         db.set_favorite(db.search("card007")[0].id, True)  # a local star survives a re-import
         before, size, version = rows(db), path.stat().st_size, watcher.data_version()
-        assert import_file(db, vcf) == (len(people), [])
+        assert import_file(db, vcf) == (len(people), [], 0)  # none new
         assert watcher.data_version() == version  # nothing was committed
         assert rows(db) == before and abs(path.stat().st_size - size) <= 2 * 4096
         assert db.merge_many(people) == (0, len(people))  # matched (updated), none of them written
 
         people[42] = replace(people[42], job_title="Chief Buyer")
         vcf.write_text(write_vcards(people))
-        assert import_file(db, vcf) == (len(people), [])
+        assert import_file(db, vcf) == (len(people), [], 0)
         assert watcher.data_version() != version
         after = rows(db)
         assert len(after) == len(before) and [b for a, b in zip(after, before) if a != b] == [before[42]]

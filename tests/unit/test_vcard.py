@@ -168,7 +168,7 @@ def test_encodings_and_a_stray_byte_lose_no_card(tmp_path):
         (tmp_path / name).write_bytes(data)
         db = ContactsDB(tmp_path / f"{name}.db")
         try:
-            count, problems = import_file(db, tmp_path / name)
+            count, problems, _ = import_file(db, tmp_path / name)
             assert count == 2, (name, problems)
             names = {(c.first, c.last) for c in db.search("", limit=10)}
             assert names == {("Jürgen", "Müller"), ("Zoë", "Ångström")}, (name, names)

@@ -145,7 +145,7 @@ def read_vcards(text: str, region: str = "US", stop=None) -> tuple[list[Contact]
             continue
         if contact.uid and contact.uid in uids:  # two people under one UID: merged, the first would be lost
             problems.append(f"{NOTE}line {line}: the same UID as the card at line {uids[contact.uid]}; "
-                            "imported as a contact of its own")
+                            "kept apart from it (matched by name and number instead)")
             contact = replace(contact, uid="")
         elif contact.uid:
             uids[contact.uid] = line
@@ -157,18 +157,20 @@ NOTE = "note: "
 """A problem line that skipped nothing (how the file was read, a UID given twice)."""
 
 
-def import_summary(count: int, problems: list[str], path) -> str:
-    """One line for an import: how many contacts, cards skipped, notes."""
+def import_summary(count: int, problems: list[str], added: int, path) -> str:
+    """One line for an import: the cards read, how many were new contacts,
+    how many updated one (or matched it unchanged), cards skipped, notes."""
     notes = sum(p.startswith(NOTE) for p in problems)
     skipped = len(problems) - notes
-    return (f"imported {count} contact(s) from {path}" + (f"; {skipped} card(s) skipped" if skipped else "")
-            + (f"; {notes} note(s)" if notes else ""))
+    return (f"imported {count} contact(s) from {path}: {added} new, {count - added} updated or already there"
+            + (f"; {skipped} card(s) skipped" if skipped else "") + (f"; {notes} note(s)" if notes else ""))
 
 
-def import_file(db, path: str | Path) -> tuple[int, list[str]]:
+def import_file(db, path: str | Path) -> tuple[int, list[str], int]:
     """Add the good cards of the vCard file ``path`` to the contacts database
     ``db`` (in one transaction; a card already there, by UID or by name and
-    number, updates it): how many, and one problem per skipped card.
+    number, updates it): how many cards were good, one problem per skipped
+    card (and notes), and how many of the cards were new contacts.
     Raises ContactError with a one-line reason when the file cannot be read
     or the database refuses a card (then none is added)."""
     path = Path(path).expanduser()
@@ -179,10 +181,10 @@ def import_file(db, path: str | Path) -> tuple[int, list[str]]:
     contacts, problems = read_vcards(text, db.region, stop=lambda: getattr(db, "closed", False))
     problems = ([NOTE + note] if note else []) + problems
     try:
-        db.merge_many(contacts, validated=True)
+        added, _ = db.merge_many(contacts, validated=True)
     except ContactError as e:
         raise ContactError(f"{path}: {e}") from None
-    return len(contacts), problems
+    return len(contacts), problems, added
 
 
 def write_vcards(contacts: Iterable[Contact]) -> str:

@@ -212,7 +212,8 @@ class RemotePhone:
             self._waiting.clear()
             if was_running:
                 self.log("error", "the phone went away: its control socket closed (calls there are not affected)")
-                self.state = replace(self.state, calls=())  # the view cannot follow them any more
+                # the view cannot follow the calls any more, nor tell the phone's status
+                self.state = replace(self.state, calls=(), status="unknown (detached)")
                 self._tell(ModelChanged())
                 if not self._stopping:
                     self._reader_task = self.loop.create_task(self._attach_again())

@@ -53,10 +53,14 @@ class Directory:
     async def set_favorite(self, contact_id: int, favorite: bool) -> Contact:
         return await self._run("set_favorite", contact_id, favorite)
 
-    async def import_file(self, path: str) -> tuple[int, list[str]]:
+    async def import_file(self, path: str) -> tuple[int, list[str], int]:
+        from ..contacts.model import ContactError
         from ..contacts.vcard import import_file
 
         phone = self.phone
+        if getattr(phone, "attached", False):  # the API has no import (a merge is one transaction there)
+            raise ContactError("an attached view cannot import: run `tui-phone contacts import FILE` (it writes "
+                               "the phone's database, and this view shows the contacts at once)")
         return await asyncio.to_thread(lambda: import_file(phone.contacts, path))
 
     async def data_version(self) -> int | None:

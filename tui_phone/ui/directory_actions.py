@@ -97,14 +97,14 @@ class DirectoryActions:
         from ..contacts.vcard import import_summary
 
         try:
-            count, problems = await self.directory.import_file(path)
+            count, problems, added = await self.directory.import_file(path)
         except (ContactError, OSError) as e:
             self.log_line("error", f"contacts import: {e}")
             self.notify(f"contacts import: {e}", severity="error", timeout=10)
             return
         for problem in problems:
             self.log_line("warning", f"contacts import: {path}: {problem}")
-        line = import_summary(count, problems, path) + (" (see the log)" if problems else "")
+        line = import_summary(count, problems, added, path) + (" (see the log)" if problems else "")
         self.log_line("info", line)
         self.notify(line[0].upper() + line[1:],
                     severity="warning" if problems else "information", timeout=8)
