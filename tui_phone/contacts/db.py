@@ -216,7 +216,7 @@ class ContactsDB:
             self._conn.execute("VACUUM")
         except sqlite3.OperationalError:
             pass
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # truncates the 0600 WAL; creates no file
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -265,7 +265,7 @@ class ContactsDB:
             self._conn.interrupt()  # the statement running now; between two, the next one within 10 ms
         try:
             with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("PRAGMA optimize")  # keeps the planner's statistics fresh
+                self._conn.execute("PRAGMA optimize")  # the planner's statistics, inside the 0600 file
             self._conn.close()
         finally:
             self._lock.release()
@@ -299,6 +299,7 @@ class ContactsDB:
         rows.sort(key=itemgetter(1, 2))
         rows.sort(key=itemgetter(0), reverse=True)  # stable: favorite DESC, sort_key, id
         self._check_open()
+        # rows go to the database and its WAL, both made 0600 in __init__ before SQLite opens them
         bulk = self.fts and len(contacts) >= BULK_MIN
         if bulk:
             conn.execute("DROP TRIGGER contacts_search_ai")
@@ -438,7 +439,7 @@ class ContactsDB:
                     return
                 if 2 * count >= self._conn.execute("SELECT count(*) FROM contacts").fetchone()[0]:
                     self._compact()
-                else:
+                else:  # into the 0600 file; the WAL (0600 since __init__) is cut, not made anew
                     self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _valid(self, contacts: Iterable[Contact]) -> list[Contact]:
