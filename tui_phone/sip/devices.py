@@ -138,9 +138,9 @@ def timed(fn, late=None):
     is left behind on a daemon thread, sounddevice's exit handler (which
     would block on the same stream) is dropped, and TimeoutError is raised;
     when that call returns after all, ``late(result)`` runs on its thread."""
-    box: list = []
+    box: list = []  # (ok, value) of the call; None first when the caller stopped waiting
     lock = threading.Lock()
-    gave_up = []
+    done = threading.Event()
 
     def run():
         try:
@@ -148,19 +148,18 @@ def timed(fn, late=None):
         except BaseException as e:  # noqa: BLE001 - handed to the caller
             result = (False, e)
         with lock:
+            abandoned = bool(box)
             box.append(result)
-            done.set()
-            abandoned = bool(gave_up)
+        done.set()
         if abandoned and result[0] and late is not None:
             late(result[1])
 
-    done = threading.Event()
     threading.Thread(target=run, name="portaudio-call", daemon=True).start()
     if not done.wait(PA_TIMEOUT_S):
         with lock:
             if not box:
-                gave_up.append(True)
-        if gave_up:
+                box.append(None)
+        if box[0] is None:
             import atexit
 
             atexit.unregister(portaudio()._exit_handler)

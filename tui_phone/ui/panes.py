@@ -640,29 +640,26 @@ class PhoneFooter(Widget, can_focus=False):
             extra = (hover if i == self._hover else Style()) + (Style(dim=True) if not enabled else Style())
             return [Segment(f" {shown} ", key_style + extra), Segment(f"{description} ", text_style + extra)]
 
+        def lay(indices, room: int) -> tuple[list[Segment], list[tuple[int, int, int]], int]:
+            """The keys of ``indices`` that fit ``room`` cells: segments, spans, width."""
+            segments, spans, x = [], [], 0
+            for i in indices:
+                part = cells(i)
+                n = sum(seg.cell_length for seg in part)
+                if x + n > room:
+                    break
+                spans.append((x, x + n, i))
+                segments += part
+                x += n
+            return segments, spans, x
+
         split = len(self._keys) - self._pinned
-        right = [Segment("▏", self.get_component_rich_style("phone-footer--separator"))]
-        right_spans, x = [], 0
-        for i in range(split, len(self._keys)):
-            part = cells(i)
-            n = sum(seg.cell_length for seg in part)
-            right_spans.append((x, x + n, i))
-            right += part
-            x += n
-        right_width = 1 + x
-        left, spans, x = [], [], 0
-        room = max(0, width - right_width)
-        for i in range(split):
-            part = cells(i)
-            n = sum(seg.cell_length for seg in part)
-            if x + n > room:
-                break
-            spans.append((x, x + n, i))
-            left += part
-            x += n
-        start = width - right_width
+        right, right_spans, pinned_width = lay(range(split, len(self._keys)), 1 << 30)  # always all of them
+        start = width - 1 - pinned_width  # the separator, then the pinned keys
+        left, spans, x = lay(range(split), max(0, start))
         self._spans = spans + [(start + 1 + a, start + 1 + b, i) for a, b, i in right_spans]
-        line = [*left, Segment(" " * max(0, start - x), base), *right]
+        separator = Segment("▏", self.get_component_rich_style("phone-footer--separator"))
+        line = [*left, Segment(" " * max(0, start - x), base), separator, *right]
         return Strip(line, width).crop(0, width)
 
     def _key_at(self, x: int) -> int | None:
